@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what building, testing and running OpenAnalytics without Docker needs on Debian 12,
+# and nothing that is there already:
+#   1. Debian packages: compilers and libraries for the build, the test tools, and the
+#      infrastructure of the local stack (ClickHouse, Redis, nginx, kcat, Java and Maven).
+#   2. The Apache Kafka jars, fetched once with Maven into OA_CACHE_DIR
+#      (default ~/.cache/openanalytics) so that starting the stack needs no network.
+# When everything is present it only asks dpkg once and returns (well under a second).
+# Works unattended (CI=true, no stdin): apt runs non-interactively. Needs root (or sudo)
+# only when a package is missing.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=compose/local/lib.sh
+source "$HERE/lib.sh"
+LOG_PREFIX=install
+
+export OA_CACHE_DIR=${OA_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-$REPO}/.cache}/openanalytics}
+
+PACKAGES=(
+        # build
+        meson ninja-build pkg-config gcc libc6-dev
+        # libraries (DESIGN.md lists them with their pkg-config names)
+        libh2o-evloop-dev librdkafka-dev libyajl-dev libhiredis-dev libcurl4-openssl-dev
+        libprotobuf-c-dev protobuf-c-compiler libloc-dev libloc-database uap-core
+        libpcre2-dev libssl-dev
+        # tests (criterion for C; python3 with PyYAML and pytest for the Python-driven ones)
+        libcriterion-dev python3 python3-yaml python3-pytest curl ca-certificates
+        # the local stack
+        clickhouse-server clickhouse-client redis-server nginx-light kafkacat
+)
+# Java and Maven come from Debian unless the machine has them already (any Java 17+ will do).
+command -v java >/dev/null 2>&1 || PACKAGES+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || PACKAGES+=(maven)
+
+# missing_packages PACKAGE...: print those not installed, asking dpkg once for all of them.
+missing_packages() {
+        local installed
+        installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "$@" 2>/dev/null |
+                awk '$1 == "ii" { print $2 }' || true)
+        comm -23 <(printf '%s\n' "$@" | sort -u) <(printf '%s\n' "$installed" | sort -u)
+}
+
+install_packages() {
+        local missing sudo=()
+        command -v dpkg-query >/dev/null 2>&1 || die "this installer expects Debian 12 (dpkg and apt)"
+        mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
+        if ((${#missing[@]} == 0)); then
+                info "Debian packages: all ${#PACKAGES[@]} present"
+                return 0
+        fi
+        if ((EUID != 0)); then
+                command -v sudo >/dev/null 2>&1 ||
+                        die "missing packages: ${missing[*]}; run this script as root (apt-get needs it)"
+                sudo=(sudo)
+        fi
+        info "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        "${sudo[@]}" apt-get update -qq
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+        mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
+        ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"
+}
+
+install_packages
+ensure_kafka_jars
+info "Kafka jars: $(kafka_lib_dir)"
+# The tests' Python modules come from Debian (python3-yaml, python3-pytest above), not pip.
