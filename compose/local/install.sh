@@ -67,4 +67,11 @@ install_packages() {
 install_packages
 ensure_kafka_jars
 info "Kafka jars: $(kafka_lib_dir)"
-# The tests' Python modules come from Debian (python3-yaml, python3-pytest above), not pip.
+# The tests' Python modules come from Debian (python3-yaml, python3-pytest above). Tests run
+# with the first python3 on PATH, which may be another interpreter (pyenv, a venv) that does
+# not see Debian's modules: give that one the same modules from PyPI.
+if ! python3 -c 'import yaml, pytest' >/dev/null 2>&1; then
+        info "installing PyYAML and pytest for $(command -v python3)"
+        python3 -m pip install --quiet --disable-pip-version-check pyyaml pytest </dev/null ||
+                die "$(command -v python3) lacks PyYAML or pytest and pip could not install them"
+fi

@@ -114,7 +114,9 @@ void oa_cfg_print_help(const oa_cfg_spec *spec) {
 
                 printf("  --%s=%s\n      %s", o->name,
                        o->type == OA_CFG_INT ? "N" : o->type == OA_CFG_BOOL ? "BOOL" : "VALUE", o->env);
-                printf(" (default: %s", (o->flags & OA_CFG_SECRET) && o->def && *o->def ? "***" : def);
+                /* A default is in the source code, so showing it reveals nothing; values
+                 * that came from the environment are masked by --check-config and the log. */
+                printf(" (default: %s", def);
                 if (o->type == OA_CFG_INT)
                         printf("; %lld..%lld", o->min, o->max);
                 if (o->flags & OA_CFG_REQUIRED)

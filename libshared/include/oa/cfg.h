@@ -16,7 +16,7 @@ typedef enum oa_cfg_type {
 } oa_cfg_type;
 
 enum {
-        OA_CFG_SECRET = 1 << 0,   /* masked in --help defaults and in the start-up line */
+        OA_CFG_SECRET = 1 << 0,   /* masked by --check-config and in the start-up line */
         OA_CFG_REQUIRED = 1 << 1, /* an empty value is an error */
 };
 
