@@ -63,6 +63,8 @@ INFRA=(kafka clickhouse redis gateway)
 #       "edge     oa-edge      OA_EDGE_PORT"
 define_daemons() {
         DAEMONS=(
+                "edge     oa-edge      OA_EDGE_PORT    OA_EDGE_LISTEN=127.0.0.1:$OA_EDGE_PORT"
+                "query    oa-query     OA_QUERY_PORT   OA_QUERY_LISTEN=127.0.0.1:$OA_QUERY_PORT"
         )
 }
 
@@ -245,6 +247,32 @@ ensure_topics() {
         wait_partition_leaders
 }
 
+# ensure_demo: once per run directory, `oa-admin init` (an account, a demo project and an
+# owner key with every scope) and OA_RUN_DIR/demo.env with their ids and the key, readable
+# by its owner only. The key is printed once by oa-admin and kept nowhere else.
+ensure_demo() {
+        local admin json file=$OA_RUN_DIR/demo.env log=$LOG_DIR/demo.log
+        [[ -s $file ]] && return 0
+        admin=$(oa_admin) || die "oa-admin is not built; it creates the demo account"
+        json=$("$admin" init --json 2>>"$log") || {
+                show_log_tail "$log"
+                die "'oa-admin init' failed; see $log"
+        }
+        (
+                umask 077
+                python3 -c '
+import json, shlex, sys
+d = json.load(sys.stdin)
+print("# The demo account, project and owner key (written once by compose/local/stack.sh).")
+for k, v in (("OA_DEMO_ACCOUNT_ID", d["account"]["id"]), ("OA_DEMO_PROJECT_ID", d["project"]["id"]),
+             ("OA_DEMO_SITE_ID", d["project"]["site_id"]), ("OA_DEMO_KEY", d["key"]["key"])):
+    print("%s=%s" % (k, shlex.quote(v)))
+' <<<"$json" >"$file.tmp"
+        ) || die "could not read the output of 'oa-admin init'"
+        mv -f "$file.tmp" "$file"
+        info "demo account, project and key written to $file"
+}
+
 # topic_meta TOPIC: what kcat says about TOPIC (no pipes: a caller may ignore SIGPIPE).
 topic_meta() {
         kcat -L -b "$OA_KAFKA_BROKERS" -m 5 -t "$1" 2>&1 || true
@@ -412,6 +440,7 @@ cmd_up() {
         mkdir -p "$OA_RUN_DIR"/{log,pid}
         start_infra "${INFRA[@]}"
         ensure_topics
+        ensure_demo
         write_env
         # shellcheck disable=SC2046 # one word per daemon name
         start_daemons $(daemon_names)

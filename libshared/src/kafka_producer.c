@@ -38,7 +38,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                 .msg_opaque = m->_private,
                 .err = oa_kafka_errno(m->err),
                 .rd_err = m->err,
-                .errstr = m->err ? rd_kafka_message_errstr(m) : "",
+                /* not rd_kafka_message_errstr: for a producer it returns the payload
+                 * (not NUL-terminated), which librdkafka documents as a misuse */
+                .errstr = m->err ? rd_kafka_err2str(m->err) : "",
                 .topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "",
                 .partition = m->partition,
                 .offset = m->err ? -1 : m->offset,

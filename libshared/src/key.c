@@ -27,35 +27,46 @@ static const struct {
 
 #define N_SCOPES (sizeof(scope_names) / sizeof(scope_names[0]))
 
-int oa_key_generate(char *ret_secret) {
+int oa_key_random_base62(char *out, size_t n) {
         unsigned char rnd[64];
         size_t have = 0, used = sizeof(rnd);
-        char out[OA_KEY_SECRET_LEN + 1];
 
-        memcpy(out, OA_KEY_PREFIX, OA_KEY_PREFIX_LEN);
-        while (have < OA_KEY_RANDOM_LEN) {
+        while (have < n) {
                 if (used == sizeof(rnd)) {
-                        ssize_t n = getrandom(rnd, sizeof(rnd), 0);
+                        ssize_t got = getrandom(rnd, sizeof(rnd), 0);
 
-                        if (n < 0) {
-                                if (errno == EINTR)
+                        if (got < 0) {
+                                int e = errno;
+
+                                if (e == EINTR)
                                         continue;
-                                return -errno;
+                                OPENSSL_cleanse(rnd, sizeof(rnd));
+                                return -e;
                         }
-                        if ((size_t) n != sizeof(rnd))
+                        if ((size_t) got != sizeof(rnd))
                                 continue;
                         used = 0;
                 }
                 /* 248 = 4 * 62: rejecting bytes >= 248 leaves every character equally likely. */
                 if (rnd[used] < 248)
-                        out[OA_KEY_PREFIX_LEN + have++] = base62[rnd[used] % 62];
+                        out[have++] = base62[rnd[used] % 62];
                 used++;
         }
-        out[OA_KEY_SECRET_LEN] = '\0';
-        memcpy(ret_secret, out, sizeof(out));
-        OPENSSL_cleanse(out, sizeof(out));
+        out[n] = '\0';
         OPENSSL_cleanse(rnd, sizeof(rnd));
         return 0;
+}
+
+int oa_key_generate(char *ret_secret) {
+        char out[OA_KEY_SECRET_LEN + 1];
+        int r;
+
+        memcpy(out, OA_KEY_PREFIX, OA_KEY_PREFIX_LEN);
+        r = oa_key_random_base62(out + OA_KEY_PREFIX_LEN, OA_KEY_RANDOM_LEN);
+        if (r == 0)
+                memcpy(ret_secret, out, sizeof(out));
+        OPENSSL_cleanse(out, sizeof(out));
+        return r;
 }
 
 static bool is_base62(char c) {

@@ -121,6 +121,10 @@ const oa_catalog *oa_projects_catalog(const oa_projects *p) {
         return p->catalog;
 }
 
+rd_kafka_t *oa_projects_rk(oa_projects *p) {
+        return oa_kcons_rk(p->reader);
+}
+
 uint64_t oa_projects_n_read(const oa_projects *p) {
         return p->n_read;
 }

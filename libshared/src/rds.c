@@ -139,7 +139,7 @@ static int ensure(oa_rds *r) {
         if (r->c)
                 return 0;
         if (now < r->next_connect_ms)
-                return set_err(r, -EAGAIN, "redis unavailable, not retrying yet: %s", r->connect_err);
+                return set_err(r, -EAGAIN, "redis unavailable, not retrying yet: %.200s", r->connect_err);
         err = do_connect(r);
         if (err == 0) {
                 r->backoff_ms = 0;
@@ -344,8 +344,8 @@ out:
         return rep;
 }
 
-int oa_rds_eval_ll2(oa_rds *r, const char *script, int nkeys, const char *const *keys,
-                    int nargs, const char *const *args, long long *ret_a, long long *ret_b) {
+int oa_rds_eval_lln(oa_rds *r, const char *script, int nkeys, const char *const *keys,
+                    int nargs, const char *const *args, long long *ret, size_t n) {
         redisReply *rep = oa_rds_eval(r, script, nkeys, keys, nargs, args);
         int err = 0;
 
@@ -353,15 +353,28 @@ int oa_rds_eval_ll2(oa_rds *r, const char *script, int nkeys, const char *const 
                 return r->last_err;
         if (rep->type == REDIS_REPLY_ERROR)
                 err = set_err(r, -EPROTO, "redis script: %s", rep->str);
-        else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
-                 rep->element[0]->type != REDIS_REPLY_INTEGER ||
-                 rep->element[1]->type != REDIS_REPLY_INTEGER)
-                err = set_err(r, -EPROTO, "redis script: %s", "did not return two integers");
+        else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < n)
+                err = set_err(r, -EPROTO, "redis script: %s", "did not return the integers expected");
         else {
-                *ret_a = rep->element[0]->integer;
-                *ret_b = rep->element[1]->integer;
+                for (size_t i = 0; i < n && !err; i++)
+                        if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+                                err = set_err(r, -EPROTO, "redis script: %s", "did not return the integers expected");
+                for (size_t i = 0; i < n && !err; i++)
+                        ret[i] = rep->element[i]->integer;
         }
         freeReplyObject(rep);
+        return err;
+}
+
+int oa_rds_eval_ll2(oa_rds *r, const char *script, int nkeys, const char *const *keys,
+                    int nargs, const char *const *args, long long *ret_a, long long *ret_b) {
+        long long v[2];
+        int err = oa_rds_eval_lln(r, script, nkeys, keys, nargs, args, v, 2);
+
+        if (err == 0) {
+                *ret_a = v[0];
+                *ret_b = v[1];
+        }
         return err;
 }
 

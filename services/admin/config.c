@@ -27,7 +27,7 @@ void oa_admin_spec(oa_cfg_spec *spec, const char *summary) {
         *spec = (oa_cfg_spec) {
                 .prog = "oa-admin",
                 .summary = summary,
-                .usage = "[OPTION]... GROUP COMMAND [ARG]...",
+                .usage = "[OPTION]... GROUP [COMMAND] [ARG]...",
                 .opts = opts,
                 .n_opts = sizeof(opts) / sizeof(opts[0]),
         };

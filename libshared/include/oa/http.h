@@ -29,6 +29,7 @@
 
 #include "oa/buf.h"
 #include "oa/metrics.h"
+#include "oa/proxy.h"
 
 /* ---- addresses and listening sockets (http_addr.c) ---- */
 
@@ -224,6 +225,11 @@ int oa_http_body_cstr(h2o_req_t *req, size_t max, const char **ret_body, size_t 
  * as IPv4) into buf (46 bytes suffice). This is the TCP peer: behind the gateway it is
  * the gateway. Returns 0, -ENOTCONN or -ENOSPC. */
 int oa_http_peer_ip(h2o_req_t *req, char *buf, size_t len);
+
+/* The client's address as text into buf (46 bytes suffice): the peer, or behind a
+ * trusted proxy of p the last untrusted hop of X-Forwarded-For (every such header, in
+ * order; see oa_proxies_client_ip). Returns 0, -ENOTCONN (no peer address) or -ENOSPC. */
+int oa_http_client_ip(h2o_req_t *req, const oa_proxies *p, char *buf, size_t len);
 
 /* True when the method is exactly m ("GET"). */
 bool oa_http_method_is(h2o_req_t *req, const char *m);

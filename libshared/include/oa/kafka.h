@@ -138,6 +138,38 @@ rd_kafka_t *oa_kprod_rk(oa_kprod *kp);
  * NULL. */
 oa_kprod *oa_kprod_free(oa_kprod *kp);
 
+/* ---- health probe (kafka_probe.c) ---------------------------------------------------- */
+
+/* librdkafka reconnects by itself and says nothing when a broker is back, so a daemon
+ * that reports readiness asks a broker for one topic's metadata now and then, on a
+ * handle it already has: a short blocking round trip (a broker that answers does so in
+ * milliseconds), every few seconds, every second with a shorter wait while none answers.
+ * librdkafka 2.0's asynchronous admin requests are no substitute: while the brokers are
+ * down, a request waiting for the controller makes it reconnect in a tight loop. */
+
+#define OA_KPROBE_EVERY_MS 5000         /* while brokers answer */
+#define OA_KPROBE_DOWN_EVERY_MS 1000    /* while none does: notice the return soon */
+#define OA_KPROBE_WAIT_MS 500
+#define OA_KPROBE_DOWN_WAIT_MS 50
+
+typedef struct oa_kprobe oa_kprobe;
+
+/* A probe asking rk (borrowed) about topic. The first question is asked by the first
+ * oa_kprobe_poll at or after now_ms + OA_KPROBE_EVERY_MS. Returns 0 or -ENOMEM. */
+int oa_kprobe_new(rd_kafka_t *rk, const char *topic, int64_t now_ms, oa_kprobe **ret);
+
+/* NULL-safe; returns NULL. */
+oa_kprobe *oa_kprobe_free(oa_kprobe *p);
+
+/* Ask when it is due (now_ms: a monotonic clock in ms), blocking at most
+ * OA_KPROBE_WAIT_MS. Returns 1 when a broker answered, 0 when none did (the reason in
+ * errbuf), -EAGAIN when no question was due. */
+int oa_kprobe_poll(oa_kprobe *p, int64_t now_ms, char *errbuf, size_t errlen);
+
+/* Count an answer learnt another way (records read, a write acknowledged): the next
+ * question waits OA_KPROBE_EVERY_MS. */
+void oa_kprobe_answered(oa_kprobe *p, int64_t now_ms);
+
 /* ---- consumer ----------------------------------------------------------------------- */
 
 typedef struct oa_kcons oa_kcons;

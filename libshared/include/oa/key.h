@@ -31,6 +31,12 @@ typedef enum oa_scope {
  * negative errno. */
 int oa_key_generate(char *ret_secret);
 
+/* Write n random base62 characters ([0-9A-Za-z], each equally likely: getrandom(2) with
+ * rejection sampling, no modulo bias) and a NUL into out, which must hold n + 1 bytes. For
+ * secrets and for random ids (acc_, prj_, key_, site_). Returns 0 or a negative errno (out
+ * is then unspecified). */
+int oa_key_random_base62(char *out, size_t n);
+
 /* True when s (n bytes) has the exact shape of a secret: the prefix and 32 base62
  * characters, nothing else. */
 bool oa_key_format_ok(const char *s, size_t n);

@@ -42,6 +42,10 @@ bool oa_projects_ready(const oa_projects *p);
 /* The current catalogue (owned by p). */
 const oa_catalog *oa_projects_catalog(const oa_projects *p);
 
+/* The reader's librdkafka handle (owned by p), e.g. to have its consumer queue wake an
+ * event loop through rd_kafka_queue_io_event_enable. */
+rd_kafka_t *oa_projects_rk(oa_projects *p);
+
 /* Records read so far, and how many were refused. */
 uint64_t oa_projects_n_read(const oa_projects *p);
 uint64_t oa_projects_n_bad(const oa_projects *p);

@@ -91,6 +91,10 @@ redisReply *oa_rds_eval(oa_rds *r, const char *script, int nkeys, const char *co
 int oa_rds_eval_ll2(oa_rds *r, const char *script, int nkeys, const char *const *keys,
                     int nargs, const char *const *args, long long *ret_a, long long *ret_b);
 
+/* As oa_rds_eval_ll2 for n integers: ret[0..n-1] are set only when all n came back. */
+int oa_rds_eval_lln(oa_rds *r, const char *script, int nkeys, const char *const *keys,
+                    int nargs, const char *const *args, long long *ret, size_t n);
+
 /* PING: 0 when Redis answers PONG, else a negative errno (-EPROTO: another answer). */
 int oa_rds_ping(oa_rds *r);
 

@@ -2,7 +2,13 @@
  * / minute / API key"), counted in Redis so every replica of every daemon shares one
  * budget, and counted in process when Redis cannot be reached, so a request never fails
  * because Redis is down. The window is aligned to Redis's clock (to the local clock in the
- * fallback), and X-RateLimit-Reset is its end in Unix seconds. */
+ * fallback), and X-RateLimit-Reset is its end in Unix seconds.
+ *
+ * A process takes requests from Redis in leases sized to what is left of the budget (a
+ * 64th, 1 to 10,000) and spends them without a round trip; near the limit leases are of
+ * one request, so the limit is never exceeded and the last requests are decided exactly.
+ * While much is left, Remaining counts other replicas' unspent leases as used. Call
+ * oa_rl_tick from the event loop: it hands back what idle leases did not spend. */
 #ifndef OA_RL_H
 #define OA_RL_H
 
@@ -48,6 +54,10 @@ int oa_rl_peek(oa_rl *rl, const char *id, long long limit, long long window_s, o
 /* The in-process path alone, with the clock given: for tests and for the fallback. */
 int oa_rl_hit_local(oa_rl *rl, const char *id, long long limit, long long window_s,
                     long long now_s, oa_rl_result *ret);
+
+/* Hand back to Redis what leases idle for 100 ms did not spend (at most every 50 ms;
+ * cheap to call every loop turn). oa_rl_free hands back everything. */
+void oa_rl_tick(oa_rl *rl);
 
 /* True while the last decision was made in process (Redis unreachable); lets a daemon warn
  * once when it goes down and once when it is back. */

@@ -175,6 +175,33 @@ Test(oa_kprod, permanent_produce_error_fails_the_message) {
         oa_kprod_free(kp);
 }
 
+/* Regression: the report's errstr came from rd_kafka_message_errstr, which for a producer
+ * is the message payload, not NUL-terminated (ASan: heap-buffer-overflow in a report
+ * callback formatting it), and could put message content into error text. */
+static char failed_errstr[256];
+
+static void keep_errstr(const oa_kprod_report *r, void *cb_opaque) {
+        if (r->err)
+                snprintf(failed_errstr, sizeof(failed_errstr), "%s", r->errstr);
+}
+
+Test(oa_kprod, failed_report_errstr_is_the_error_not_the_payload) {
+        oa_kafka_cfg c = { .brokers = m.brokers, .client_id = "errstr", .envp = no_env };
+        static const char payload[8] = { 'P', 'A', 'Y', 'L', 'O', 'A', 'D', '!' };    /* no NUL */
+        oa_kprod *kp = NULL;
+        char err[512];
+
+        cr_assert_eq(oa_kprod_new(&c, keep_errstr, NULL, &kp, err, sizeof(err)), 0, "%s", err);
+        rd_kafka_mock_push_request_errors(m.mc, API_PRODUCE, 1,
+                                          RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+        cr_assert_eq(oa_kprod_produce(kp, "t", "k", 1, payload, sizeof(payload), NULL), 0);
+        cr_assert_eq(oa_kprod_flush(kp, 10000), 0);
+        cr_assert(failed_errstr[0], "no failed report");
+        cr_assert_null(strstr(failed_errstr, "PAYLOAD"), "errstr is the payload: %s", failed_errstr);
+        cr_assert_str_eq(failed_errstr, rd_kafka_err2str(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+        oa_kprod_free(kp);
+}
+
 Test(oa_kprod, poll_serves_reports_without_blocking) {
         oa_kafka_cfg c = { 0 };
         reports rs = { 0 };

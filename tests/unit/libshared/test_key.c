@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
@@ -139,4 +140,36 @@ Test(oa_scope, name_of_single_bits_only) {
         cr_assert_str_eq(oa_scope_name(OA_SCOPE_PRIVACY_WRITE), "privacy:write");
         cr_assert_null(oa_scope_name(OA_SCOPE_PRIVACY_WRITE | OA_SCOPE_STATS_READ));
         cr_assert_null(oa_scope_name(0));
+}
+
+Test(oa_key, random_base62_fills_exactly_n_and_terminates) {
+        char buf[40];
+
+        memset(buf, 'X', sizeof(buf));
+        cr_assert_eq(oa_key_random_base62(buf, 16), 0);
+        cr_assert_eq(strlen(buf), 16);
+        for (int i = 0; i < 16; i++)
+                cr_assert(isalnum((unsigned char) buf[i]), "'%c' at %d", buf[i], i);
+        cr_assert_eq(buf[17], 'X', "wrote past n + 1 bytes");
+        cr_assert_eq(oa_key_random_base62(buf, 0), 0);
+        cr_assert_str_eq(buf, "");
+}
+
+Test(oa_key, random_base62_uses_whole_alphabet_evenly) {
+        /* 62,000 characters in one call (more than one getrandom buffer): each of 62 should
+         * appear about 1,000 times. */
+        enum { N = 62000 };
+        static char s[N + 1];
+        unsigned counts[256] = { 0 };
+
+        cr_assert_eq(oa_key_random_base62(s, N), 0);
+        cr_assert_eq(strlen(s), N);
+        for (int j = 0; j < N; j++)
+                counts[(unsigned char) s[j]]++;
+        for (int c = 0; c < 256; c++) {
+                if (isalnum(c) && c < 128)
+                        cr_assert(counts[c] > 800 && counts[c] < 1200, "'%c' seen %u times", c, counts[c]);
+                else
+                        cr_assert_eq(counts[c], 0);
+        }
 }

@@ -1,0 +1,147 @@
+/* The door of authenticated /v1 requests (oa/gate.h): failed-authentication budget per
+ * address, oa_auth_check, the key's budget per minute, in that order. */
+#include "oa/gate.h"
+
+#include "oa/proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct suspect {
+        uint64_t hash;
+        int64_t until_s;
+} suspect;
+
+struct oa_gate {
+        oa_rl *rl;
+        long long auth_fail_limit;
+        suspect suspects[OA_GATE_SUSPECTS];
+};
+
+int oa_gate_new(oa_rl *rl, long long auth_fail_limit, oa_gate **ret) {
+        oa_gate *g = calloc(1, sizeof(*g));
+
+        if (!g)
+                return -ENOMEM;
+        g->rl = rl;
+        g->auth_fail_limit = auth_fail_limit;
+        *ret = g;
+        return 0;
+}
+
+oa_gate *oa_gate_free(oa_gate *g) {
+        free(g);
+        return NULL;
+}
+
+static uint64_t fnv1a(const char *s) {
+        uint64_t h = 1469598103934665603ULL;
+
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+        return h;
+}
+
+static bool is_suspect(const oa_gate *g, const char *bucket, int64_t now) {
+        uint64_t h = fnv1a(bucket);
+        const suspect *s = &g->suspects[h % OA_GATE_SUSPECTS];
+
+        /* A collision only costs a Redis question. */
+        return s->hash == h && s->until_s > now;
+}
+
+static void add_suspect(oa_gate *g, const char *bucket, int64_t now) {
+        uint64_t h = fnv1a(bucket);
+        suspect *s = &g->suspects[h % OA_GATE_SUSPECTS];
+
+        s->hash = h;
+        s->until_s = now + OA_GATE_SUSPECT_S;
+}
+
+/* Count (or only read) bucket id; false when the limiter itself failed. */
+static bool limit(oa_gate *g, bool count, const char *id, long long n, oa_rl_result *ret,
+                  bool *ret_local) {
+        int r = count ? oa_rl_hit(g->rl, id, n, OA_GATE_WINDOW_S, ret)
+                      : oa_rl_peek(g->rl, id, n, OA_GATE_WINDOW_S, ret);
+
+        if (r < 0)
+                return false;
+        *ret_local |= ret->local;
+        return true;
+}
+
+static void refuse(oa_gate_result *ret, oa_gate_outcome o, int status, const char *error,
+                   const char *message) {
+        ret->outcome = o;
+        ret->status = status;
+        ret->error = error;
+        ret->message = message;
+}
+
+static const char blocked_msg[] = "too many failed authentications from this address; retry later";
+
+void oa_gate_check(oa_gate *g, const oa_catalog *c, const char *client, const char *authz,
+                   size_t authz_len, unsigned scope, const char *project_id, int64_t now_s,
+                   oa_gate_result *ret) {
+        char bucket[96];
+        oa_rl_result res;
+
+        memset(ret, 0, sizeof(*ret));
+        snprintf(bucket, sizeof(bucket), "authfail:");
+        if (!client || oa_proxies_client_bucket(client, bucket + 9, sizeof(bucket) - 9) < 0)
+                snprintf(bucket + 9, sizeof(bucket) - 9, "unknown");
+
+        /* An address over its failed-authentication budget: refused before its key is
+         * looked at. */
+        if (is_suspect(g, bucket, now_s) &&
+            limit(g, false, bucket, g->auth_fail_limit, &res, &ret->authfail_local) && !res.allowed) {
+                ret->limit = res;
+                ret->has_limit = true;
+                ret->retry_after = res.retry_after;
+                ret->authfail = OA_GATE_REFUSED;
+                refuse(ret, OA_GATE_BLOCKED, 429, "rate_limited", blocked_msg);
+                return;
+        }
+
+        oa_auth_check(c, authz, authz_len, scope, project_id, &ret->auth);
+        if (ret->auth.status == 401) {
+                add_suspect(g, bucket, now_s);
+                if (limit(g, true, bucket, g->auth_fail_limit, &res, &ret->authfail_local)) {
+                        ret->limit = res;
+                        ret->has_limit = true;
+                        if (!res.allowed) {
+                                ret->retry_after = res.retry_after;
+                                ret->authfail = OA_GATE_REFUSED;
+                                refuse(ret, OA_GATE_BLOCKED, 429, "rate_limited", blocked_msg);
+                                return;
+                        }
+                        ret->authfail = OA_GATE_ALLOWED;
+                }
+                refuse(ret, OA_GATE_UNAUTHORIZED, 401, ret->auth.error, ret->auth.message);
+                return;
+        }
+
+        /* A key was recognised: everything from here is counted against its plan. */
+        snprintf(bucket, sizeof(bucket), "key:%s", ret->auth.key->id);
+        if (limit(g, true, bucket, oa_catalog_plan_limit(ret->auth.account), &res, &ret->key_local)) {
+                ret->limit = res;
+                ret->has_limit = true;
+                if (!res.allowed) {
+                        ret->retry_after = res.retry_after;
+                        ret->key = OA_GATE_REFUSED;
+                        snprintf(ret->buf, sizeof(ret->buf), "rate limit of %lld requests per minute for "
+                                 "this key exceeded; retry after %lld s", res.limit, res.retry_after);
+                        refuse(ret, OA_GATE_LIMITED, 429, "rate_limited", ret->buf);
+                        return;
+                }
+                ret->key = OA_GATE_ALLOWED;
+        }
+        if (ret->auth.status) {
+                refuse(ret, ret->auth.status == 403 ? OA_GATE_FORBIDDEN : OA_GATE_NOT_FOUND,
+                       ret->auth.status, ret->auth.error, ret->auth.message);
+                return;
+        }
+        ret->outcome = OA_GATE_OK;
+}

@@ -1,0 +1,226 @@
+/* POST /collect: the browser snippet's endpoint. Public and silent: every POST is
+ * answered 204 No Content with an empty body, whatever became of the event, so nobody
+ * can probe which site ids exist or what the schema wants. CORS: every answer carries
+ * Access-Control-Allow-Origin: *, and OPTIONS preflights are answered (a snippet using
+ * navigator.sendBeacon with text/plain needs none).
+ *
+ * The order of the checks, each dropping the event with its reason (counted in
+ * oa_edge_collect_dropped_total{reason} and, per project and day, in Redis):
+ *   too_large     the body is over OA_EDGE_COLLECT_MAX_BODY
+ *   invalid       a Content-Type other than JSON or text, a body that does not parse
+ *   unknown_site  no project has the site_id (or the catalogue is not loaded yet)
+ *   bot           the User-Agent is a crawler, a headless browser, a library, a monitor,
+ *                 or missing
+ *   rate_limited  over the client address's bucket (OA_EDGE_IP_RATE/BURST; IPv6 per /64;
+ *                 per process, so a Redis round trip is never on this path), or over the
+ *                 site's budget from its plan (shared by the replicas in Redis)
+ *   queue_full    the producer's bounded queue is full (Kafka away for long)
+ * Bots are not rate-limited first: a crawler does not use a real visitor's tokens.
+ * Then the event is enriched and queued for Kafka without waiting: the 204 goes out at
+ * once, and a delivery that fails later (Kafka away past OA_EDGE_COLLECT_BUFFER_MS) is
+ * counted as undelivered. */
+#include "edge.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define EVENT_ARENA_MAX (256u << 10)
+
+static void *pool_alloc(void *ctx, size_t n) {
+        return h2o_mem_alloc_pool(ctx, n);
+}
+
+static void answer(h2o_req_t *req, int status) {
+        oa_http_add_header(req, "Access-Control-Allow-Origin", "*");
+        oa_http_send_empty(req, status);
+}
+
+static void preflight(h2o_req_t *req) {
+        oa_http_add_header(req, "Access-Control-Allow-Methods", "POST, OPTIONS");
+        oa_http_add_header(req, "Access-Control-Allow-Headers", "Content-Type");
+        oa_http_add_header(req, "Access-Control-Max-Age", "86400");
+        answer(req, 204);
+}
+
+bool oa_edge_collect_type_ok(const char *ct, size_t len) {
+        static const char *const ok[] = { "application/json", "text/plain" };
+
+        while (len && (*ct == ' ' || *ct == '\t'))
+                ct++, len--;
+        if (len == 0)
+                return true;
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                size_t n = strlen(ok[i]);
+
+                if (len >= n && strncasecmp(ct, ok[i], n) == 0 &&
+                    (len == n || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t'))
+                        return true;
+        }
+        return false;
+}
+
+/* The first n bytes of needle in hay (len bytes), or NULL. */
+static const char *find(const char *hay, size_t len, const char *needle, size_t n) {
+        const char *p = hay, *end = hay + len;
+
+        while ((size_t) (end - p) >= n && (p = memchr(p, needle[0], (size_t) (end - p) - n + 1))) {
+                if (memcmp(p, needle, n) == 0)
+                        return p;
+                p++;
+        }
+        return NULL;
+}
+
+int oa_edge_sniff_site(const char *body, size_t len, char *ret, size_t retlen) {
+        static const char name[] = "\"site_id\"";
+        const char *p = body, *end = body + len;
+
+        while (p && p < end) {
+                const char *k = find(p, (size_t) (end - p), name, sizeof(name) - 1);
+                const char *v;
+
+                if (!k)
+                        break;
+                p = k + sizeof(name) - 1;
+                while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                        p++;
+                if (p >= end || *p != ':')
+                        continue;
+                p++;
+                while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                        p++;
+                if (p >= end || *p != '"')
+                        continue;
+                v = ++p;
+                while (p < end && p - v < 64 &&
+                       ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                        *p == '_'))
+                        p++;
+                if (p < end && *p == '"' && p > v && (size_t) (p - v) < retlen) {
+                        memcpy(ret, v, (size_t) (p - v));
+                        ret[p - v] = '\0';
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/* The project an unparsable body names, for counting its drop; NULL when none. */
+static const char *sniffed_project(oa_edge *e, const char *body, size_t len) {
+        const Oa__Project *p;
+        char site[72];
+
+        if (oa_edge_sniff_site(body, len, site, sizeof(site)) < 0)
+                return NULL;
+        p = oa_catalog_project_by_site(oa_projects_catalog(e->projects), site);
+        return p ? p->id : NULL;
+}
+
+static bool ip_take(oa_edge *e, const char *ip) {
+        char id[80] = "ip:";
+        oa_tb_result res;
+        struct timespec ts;
+
+        if (oa_proxies_client_bucket(ip, id + 3, sizeof(id) - 3) < 0)
+                snprintf(id + 3, sizeof(id) - 3, "unknown");
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (oa_tb_take_local(e->tb, id, e->cfg->ip_rate, e->cfg->ip_burst, 1,
+                             (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000, &res) < 0)
+                return true;    /* the limiter failed (memory): let the event through */
+        if (!res.allowed)
+                oa_metrics_counter_inc(e->m.ip_limited, 1);
+        return res.allowed;
+}
+
+/* Judge and queue one event; the caller answers 204 whatever this did. */
+static void collect(oa_edge *e, h2o_req_t *req) {
+        const Oa__Project *p;
+        Oa__Event *ev = NULL;
+        oa_ua_result ua;
+        oa_arena a;
+        h2o_iovec_t body, ct, uah;
+        char ip[64], err[OA_EVENT_ERR_MAX];
+        uint8_t *val;
+        char *key;
+        size_t vlen, klen;
+        bool has_ua;
+        int64_t now_ms = oa_edge_now_ms();
+        int r;
+
+        if (oa_http_body(req, (size_t) e->cfg->collect_max_body, &body) < 0) {
+                oa_edge_drop(e, sniffed_project(e, req->entity.base, req->entity.len < 4096 ? req->entity.len : 4096),
+                             OA_EDGE_DROP_TOO_LARGE);
+                return;
+        }
+        if (oa_http_header(req, H2O_TOKEN_CONTENT_TYPE, &ct) == 0 && !oa_edge_collect_type_ok(ct.base, ct.len)) {
+                oa_edge_drop(e, sniffed_project(e, body.base, body.len), OA_EDGE_DROP_INVALID);
+                return;
+        }
+        oa_arena_init_with(&a, pool_alloc, &req->pool, EVENT_ARENA_MAX);
+        r = oa_event_parse_collect(body.base, body.len, &a, &ev, err, sizeof(err));
+        if (r < 0) {
+                if (e->log_debug)
+                        oa_log_debug("collect: invalid event", "error", err);
+                oa_edge_drop(e, sniffed_project(e, body.base, body.len),
+                             r == -E2BIG ? OA_EDGE_DROP_TOO_LARGE : OA_EDGE_DROP_INVALID);
+                return;
+        }
+        p = oa_projects_ready(e->projects)
+            ? oa_catalog_project_by_site(oa_projects_catalog(e->projects), ev->site_id) : NULL;
+        if (!p) {
+                oa_edge_drop(e, NULL, OA_EDGE_DROP_UNKNOWN_SITE);
+                return;
+        }
+        has_ua = oa_http_header(req, H2O_TOKEN_USER_AGENT, &uah) == 0;
+        oa_ua_parse(e->ua, has_ua ? uah.base : NULL, has_ua ? uah.len : 0, &ua);
+        if (ua.is_bot) {
+                oa_edge_drop(e, p->id, OA_EDGE_DROP_BOT);
+                return;
+        }
+        if (oa_http_client_ip(req, &e->proxies, ip, sizeof(ip)) < 0)
+                ip[0] = '\0';
+        if (!ip_take(e, ip) || !oa_edge_site_take(e, p, oa_edge_mono_ms())) {
+                oa_edge_drop(e, p->id, OA_EDGE_DROP_RATE_LIMITED);
+                return;
+        }
+        r = oa_edge_enrich(e, ev, p, ip, has_ua ? uah.base : NULL, has_ua ? uah.len : 0, &ua, now_ms, &a);
+        if (r == 0)
+                r = oa_edge_encode(ev, &a, &val, &vlen, &key, &klen);
+        if (r < 0) {
+                oa_edge_drop(e, p->id, OA_EDGE_DROP_INVALID);
+                return;
+        }
+        r = oa_kprod_produce(e->kcollect, OA_TOPIC_EVENTS, key, klen, val, vlen, NULL);
+        if (r < 0) {
+                oa_edge_drop(e, p->id, OA_EDGE_DROP_QUEUE_FULL);
+                return;
+        }
+        oa_metrics_counter_inc(e->m.ev_collect, 1);
+}
+
+static int on_collect(h2o_req_t *req, void *userdata) {
+        oa_edge *e = userdata;
+        h2o_iovec_t path = oa_http_path(req);
+
+        if (!h2o_memis(path.base, path.len, H2O_STRLIT("/collect")))
+                return -1;      /* 404 */
+        if (oa_http_method_is(req, "OPTIONS")) {
+                preflight(req);
+                return 0;
+        }
+        if (!oa_http_method_is(req, "POST")) {
+                oa_http_add_header(req, "Allow", "POST, OPTIONS");
+                answer(req, 405);
+                return 0;
+        }
+        collect(e, req);
+        answer(req, 204);
+        return 0;
+}
+
+int oa_edge_collect_mount(oa_edge *e) {
+        return oa_http_server_route(e->srv, "/collect", "/collect", on_collect, e);
+}

@@ -1,0 +1,137 @@
+/* oa-query's configuration table, and the checks the table cannot express: the log
+ * level, the listen address and the trusted proxies. Any librdkafka setting comes through
+ * OA_KAFKA_X_* (see oa/kafka.h). */
+#include "query.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const oa_cfg_opt opts[] = {
+        { "listen", "OA_QUERY_LISTEN", OA_CFG_STRING, "127.0.0.1:8081",
+          offsetof(oa_query_cfg, listen), 0, 0, OA_CFG_REQUIRED,
+          "address of the HTTP API, host:port (numeric; [::]:port for IPv6)" },
+        { "kafka-brokers", "OA_KAFKA_BROKERS", OA_CFG_STRING, "127.0.0.1:9092",
+          offsetof(oa_query_cfg, kafka_brokers), 0, 0, OA_CFG_REQUIRED,
+          "Kafka bootstrap servers, host:port[,host:port...]" },
+        { "redis-url", "OA_REDIS_URL", OA_CFG_STRING, "redis://127.0.0.1:6379",
+          offsetof(oa_query_cfg, redis_url), 0, 0, OA_CFG_REQUIRED | OA_CFG_SECRET,
+          "Redis for the shared rate limits, redis://[[user]:password@]host[:port][/db]" },
+        { "log-level", "OA_LOG_LEVEL", OA_CFG_STRING, "info",
+          offsetof(oa_query_cfg, log_level), 0, 0, 0,
+          "lowest level of the JSON log lines on stderr: debug (one line per request), info, "
+          "warn, error" },
+        { "auth-fail-limit", "OA_QUERY_AUTH_FAIL_LIMIT", OA_CFG_INT, "20",
+          offsetof(oa_query_cfg, auth_fail_limit), 1, 1000000, 0,
+          "failed authentications per minute per client address; above it the address gets "
+          "429 before its key is looked at" },
+        { "trusted-proxies", "OA_QUERY_TRUSTED_PROXIES", OA_CFG_STRING, "127.0.0.1,::1",
+          offsetof(oa_query_cfg, trusted_proxies), 0, 0, 0,
+          "comma list of addresses or networks (10.0.0.0/8) whose X-Forwarded-For is believed; "
+          "the client is the last hop that is not one of them; empty: trust none" },
+        { "kafka-timeout-ms", "OA_KAFKA_TIMEOUT_MS", OA_CFG_INT, "10000",
+          offsetof(oa_query_cfg, kafka_timeout_ms), 100, 600000, 0,
+          "how long to wait at start for the projects topic's metadata" },
+        { "write-timeout-ms", "OA_QUERY_WRITE_TIMEOUT_MS", OA_CFG_INT, "5000",
+          offsetof(oa_query_cfg, write_timeout_ms), 1000, 300000, 0,
+          "how long a write may wait for Kafka's acknowledgement before it is answered "
+          "503 (librdkafka's message.timeout.ms)" },
+        { "redis-timeout-ms", "OA_REDIS_TIMEOUT_MS", OA_CFG_INT, "100",
+          offsetof(oa_query_cfg, redis_timeout_ms), 1, 10000, 0,
+          "connect, read and write timeout of Redis; slower answers fall back to counting in "
+          "process" },
+        { "max-connections", "OA_QUERY_MAX_CONNECTIONS", OA_CFG_INT, "10000",
+          offsetof(oa_query_cfg, max_connections), 1, 1000000, 0,
+          "open client connections above which new ones wait" },
+        { "drain-timeout-ms", "OA_QUERY_DRAIN_TIMEOUT_MS", OA_CFG_INT, "10000",
+          offsetof(oa_query_cfg, drain_timeout_ms), 0, 600000, 0,
+          "on SIGTERM, how long requests in flight (writes waiting for Kafka) may take" },
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const oa_cfg_spec spec = {
+        .prog = "oa-query",
+        .summary = "Serve the OpenAnalytics /v1 API (projects, API keys) behind Bearer keys and the\n"
+                   "plans' rate limits, from the catalogue in Kafka's oa.projects.v1.\n"
+                   "Any librdkafka property can be set as " OA_KAFKA_ENV_PREFIX "<PROP>: upper case, "
+                   "'_' for '.', '__' for '_'\n(e.g. OA_KAFKA_X_SECURITY_PROTOCOL=sasl_ssl).",
+        .opts = opts,
+        .n_opts = N_OPTS,
+};
+
+int oa_query_cfg_load(oa_query_cfg *cfg, int argc, char **argv, char *errbuf, size_t errlen) {
+        bool check = false;
+        int r;
+
+        /* --check-config must also run our own checks before the loader says "ok": load
+         * once without it, check, then let the loader print. */
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                check |= strcmp(argv[i], "--check-config") == 0;
+        if (check) {
+                char **args = calloc((size_t) argc + 1, sizeof(*args));
+                oa_query_cfg probe = { 0 };
+                int n = 0;
+
+                if (!args)
+                        return -ENOMEM;
+                for (int i = 0; i < argc; i++)
+                        if (strcmp(argv[i], "--check-config") != 0)
+                                args[n++] = argv[i];
+                r = oa_cfg_load(&spec, &probe, n, args, NULL, errbuf, errlen);
+                if (r == OA_CFG_LOAD_RUN)
+                        r = oa_query_cfg_check(&probe, NULL, errbuf, errlen);
+                oa_cfg_free(&spec, &probe);
+                free(args);
+                if (r != OA_CFG_LOAD_RUN)
+                        return r;       /* an error, or --help answered */
+        }
+        r = oa_cfg_load(&spec, cfg, argc, argv, NULL, errbuf, errlen);
+        if (r == OA_CFG_LOAD_RUN)
+                r = oa_query_cfg_check(cfg, NULL, errbuf, errlen);
+        return r;
+}
+
+void oa_query_cfg_free(oa_query_cfg *cfg) {
+        oa_cfg_free(&spec, cfg);
+}
+
+void oa_query_cfg_log(const oa_query_cfg *cfg) {
+        oa_cfg_log(&spec, cfg);
+}
+
+int oa_query_cfg_check(const oa_query_cfg *cfg, oa_proxies *ret_proxies, char *errbuf,
+                       size_t errlen) {
+        struct sockaddr_storage ss;
+        oa_proxies proxies;
+        oa_log_level level;
+        socklen_t sl;
+        int r;
+
+        if (oa_log_level_parse(cfg->log_level, &level) < 0) {
+                snprintf(errbuf, errlen, "OA_LOG_LEVEL: expected debug, info, warn or error");
+                return -EINVAL;
+        }
+        if (oa_http_addr_parse(cfg->listen, &ss, &sl) < 0) {
+                snprintf(errbuf, errlen, "OA_QUERY_LISTEN: '%.80s' is not a numeric host:port "
+                         "(127.0.0.1:8081, [::1]:8081, :8081)", cfg->listen);
+                return -EINVAL;
+        }
+#ifdef OA_QUERY_BENCH_NOAUTH
+        /* The benchmark's build answers one route without a key: never off this host. */
+        if (!(ss.ss_family == AF_INET &&
+              ((struct sockaddr_in *) &ss)->sin_addr.s_addr == htonl(INADDR_LOOPBACK))) {
+                snprintf(errbuf, errlen, "OA_QUERY_LISTEN: this benchmark build only listens on 127.0.0.1");
+                return -EINVAL;
+        }
+#endif
+        r = oa_proxies_parse(cfg->trusted_proxies, "OA_QUERY_TRUSTED_PROXIES", &proxies, errbuf, errlen);
+        if (r < 0)
+                return r;
+        if (ret_proxies)
+                *ret_proxies = proxies;
+        return 0;
+}

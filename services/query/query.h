@@ -1,0 +1,247 @@
+/* oa-query: the /v1 API other than ingest. This issue's part is the management routes
+ * (projects and API keys) behind Bearer authentication and the plans' rate limits; the
+ * stats, realtime and privacy routes come later and plug into the same route table.
+ *
+ *   config.c  the option table and what it cannot express (trusted proxies, log level)
+ *   feed.c    following oa.projects.v1, Kafka's health, readiness, the producer's wake-ups
+ *   api.c     every /v1 request: route, client address, authentication, limits, headers,
+ *             the request log line
+ *   manage.c  the projects and keys routes, and writes acknowledged by Kafka
+ *   body.c    request bodies: strict JSON into checked inputs (pure, tested alone)
+ *   main.c    the skeleton */
+#ifndef OA_QUERY_H
+#define OA_QUERY_H
+
+#include "oa/auth.h"
+#include "oa/cfg.h"
+#include "oa/entity.h"
+#include "oa/gate.h"
+#include "oa/http.h"
+#include "oa/kafka.h"
+#include "oa/log.h"
+#include "oa/metrics.h"
+#include "oa/projects.h"
+#include "oa/proxy.h"
+#include "oa/rds.h"
+#include "oa/rl.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ---- configuration (config.c) ---- */
+
+typedef struct oa_query_cfg {
+        char *listen;
+        char *kafka_brokers;
+        char *redis_url;
+        char *log_level;
+        long long auth_fail_limit;
+        char *trusted_proxies;
+        long long kafka_timeout_ms;
+        long long write_timeout_ms;
+        long long redis_timeout_ms;
+        long long max_connections;
+        long long drain_timeout_ms;
+} oa_query_cfg;
+
+/* Load the configuration: defaults < environment < command line, --help, and
+ * --check-config (which also runs oa_query_cfg_check before saying "ok"). Returns
+ * OA_CFG_LOAD_RUN, OA_CFG_LOAD_EXIT, or a negative errno with the reason in errbuf. */
+int oa_query_cfg_load(oa_query_cfg *cfg, int argc, char **argv, char *errbuf, size_t errlen);
+
+/* What the table cannot express: the log level, the listen address, the trusted
+ * proxies (parsed into *ret_proxies when not NULL). Returns 0 or -EINVAL with errbuf. */
+int oa_query_cfg_check(const oa_query_cfg *cfg, oa_proxies *ret_proxies, char *errbuf,
+                       size_t errlen);
+
+/* Free the strings of cfg. */
+void oa_query_cfg_free(oa_query_cfg *cfg);
+
+/* Log the effective configuration (one "config" line). */
+void oa_query_cfg_log(const oa_query_cfg *cfg);
+
+/* ---- the daemon's state ---- */
+
+typedef struct oa_query_req oa_query_req;       /* one request in flight (api.c) */
+
+typedef struct oa_query_metrics {
+        oa_metrics_family *auth;                /* {result} */
+        oa_metrics_family *limit;               /* {limit, decision} */
+        oa_metrics_family *limit_local;         /* {limit} */
+        oa_metrics_family *produce_failed;      /* {stage} */
+        oa_metrics_gauge *limit_degraded;
+        oa_metrics_gauge *accounts, *projects, *keys, *ready, *kafka_up, *writes;
+        oa_metrics_counter *records, *bad_records;
+        /* fixed children, looked up once */
+        oa_metrics_counter *auth_ok, *auth_unauthorized, *auth_forbidden, *auth_not_found,
+                *auth_blocked;
+        oa_metrics_counter *key_allowed, *key_limited, *fail_allowed, *fail_limited;
+        oa_metrics_counter *key_local, *fail_local;
+        oa_metrics_counter *enqueue_failed, *delivery_failed;
+} oa_query_metrics;
+
+typedef struct oa_query {
+        const oa_query_cfg *cfg;
+        oa_proxies proxies;             /* OA_QUERY_TRUSTED_PROXIES */
+        const char *tzdir;              /* NULL: $TZDIR or the system's */
+        oa_metrics *metrics;
+        oa_query_metrics m;
+        oa_projects *projects;          /* the catalogue */
+        oa_kprod *kprod;                /* writes to oa.projects.v1 */
+        oa_rds *rds;
+        oa_rl *rl;
+        oa_gate *gate;                  /* the door of every request (oa/gate.h) */
+        oa_http_server *srv;
+        bool log_debug;
+
+        /* feed.c */
+        int wake[2];                    /* librdkafka's queues write here */
+        bool woken;
+        int64_t next_read_ms;
+        bool was_ready;
+        bool kafka_down;
+        char kafka_err[200];
+        int64_t reader_err_ms;
+        char reader_err[200];
+        oa_kprobe *probe;               /* Kafka's health: the projects topic's metadata */
+        struct oa_query_sync *syncs;    /* requests waiting for the reader to catch up */
+        int exit_code;
+
+        /* api.c */
+        bool rl_degraded;
+
+        /* manage.c */
+        size_t writes_in_flight;
+        bool answering;                 /* false once the server is gone: drop reports */
+} oa_query;
+
+/* ---- feed.c ---- */
+
+/* Register the daemon's metrics. Returns 0 or an oa_metrics error. */
+int oa_query_metrics_setup(oa_query *q);
+
+/* Make the reader's and the producer's queues wake the loop (a pipe watched by srv) and
+ * start the Kafka health probe. Returns 0 or a negative errno with errbuf. */
+int oa_query_feed_start(oa_query *q, char *errbuf, size_t errlen);
+
+/* Stop the probe and close the pipe. */
+void oa_query_feed_stop(oa_query *q);
+
+/* Every loop turn: serve delivery reports, let the limiter hand back idle leases, apply
+ * new catalogue records (every turn when woken or catching up, else every 10 ms), run
+ * the health probe. */
+void oa_query_on_turn(void *userdata);
+
+/* A broker answered (a write was acknowledged, records arrived): Kafka is up again. */
+void oa_query_kafka_answered(oa_query *q);
+
+/* /readyz: 0 when the catalogue is loaded and Kafka answers, else the reason. */
+int oa_query_ready(void *userdata, char *errbuf, size_t errlen);
+
+/* The reader's callback for a record the catalogue refused: one warning line. */
+void oa_query_on_bad_record(const oa_kmsg *m, int err, const char *reason, void *ud);
+
+/* Called when the reader has caught up with the topic's end as it was when
+ * oa_query_sync was called (err 0), or could not (-EAGAIN: the broker did not say where
+ * the end is; -ETIMEDOUT: not reached in time; -ENOMEM). May be called from within
+ * oa_query_sync. */
+typedef void oa_query_synced_fn(oa_query_req *rq, int err);
+
+/* Before a read-modify-write: make sure every record written before now (by any
+ * replica) is in the catalogue, then call fn. Asks the broker for the end offsets (a
+ * short blocking round trip), then waits on the loop. */
+void oa_query_sync(oa_query *q, oa_query_req *rq, oa_query_synced_fn *fn);
+
+/* True once the start-up read of the catalogue is complete. */
+bool oa_query_catalog_ready(const oa_query *q);
+
+/* ---- api.c ---- */
+
+/* A route's handler, called once the request is authenticated and within its limits.
+ * id is the path's last segment for routes with an id, else NULL. */
+typedef void oa_query_handler(oa_query_req *rq, const oa_auth_result *auth, const char *id);
+
+/* One request in flight (in req->pool). */
+struct oa_query_req {
+        oa_query *q;
+        h2o_req_t *req;
+        const char *label;              /* route label for logs and metrics */
+        struct timespec start;
+        char method[8];
+        char client[INET6_ADDRSTRLEN + 8];
+        char key_id[OA_ENTITY_ID_MAX];  /* "" until a key is recognised */
+        oa_rl_result limit;             /* the budget the headers describe */
+        bool has_limit;
+        long long retry_after;          /* > 0: send Retry-After */
+        /* a PATCH waiting for the catalogue to catch up (manage.c) */
+        const char *target_id;
+        void *input;
+        /* a write waiting for Kafka (manage.c) */
+        Oa__Record *rec;
+        int ok_status;
+        char *secret;                   /* POST /v1/keys: shown once, then wiped */
+};
+
+/* Mount /v1 on the server. Returns as oa_http_server_route. */
+int oa_query_api_mount(oa_query *q);
+
+/* Answer rq: the rate-limit headers, Retry-After, Cache-Control: no-store, then the
+ * body, then the request's log line. */
+void oa_query_send_json(oa_query_req *rq, int status, const char *body, size_t len);
+void oa_query_send_error(oa_query_req *rq, int status, const char *code, const char *message);
+void oa_query_send_empty(oa_query_req *rq, int status);
+
+/* ---- manage.c ---- */
+
+oa_query_handler oa_query_projects_list, oa_query_project_get, oa_query_project_create,
+        oa_query_project_update, oa_query_project_delete, oa_query_keys_list,
+        oa_query_key_create, oa_query_key_revoke;
+
+/* The producer's delivery reports: answer the write that waited for them. */
+void oa_query_on_delivery(const oa_kprod_report *r, void *cb_opaque);
+
+/* True when key k may see and revoke key other: same account, other's scopes within k's,
+ * and other's projects within k's (a key limited to projects never manages a key for
+ * every project). */
+bool oa_query_key_manages(unsigned k_scopes, const Oa__ApiKey *k, unsigned other_scopes,
+                          const Oa__ApiKey *other);
+
+/* ---- body.c ---- */
+
+#define OA_QUERY_BODY_MAX (64 * 1024)   /* larger: 413 payload_too_large */
+#define OA_QUERY_MAX_DOMAINS 50
+#define OA_QUERY_MAX_KEY_PROJECTS 100
+
+typedef struct oa_query_project_in {
+        bool has_name, has_domains, has_timezone;
+        char name[OA_ENTITY_NAME_MAX_BYTES + 1];
+        char domains[OA_QUERY_MAX_DOMAINS][OA_ENTITY_DOMAIN_MAX + 1];
+        size_t n_domains;
+        char timezone[OA_ENTITY_TIMEZONE_MAX + 1];
+} oa_query_project_in;
+
+typedef struct oa_query_key_in {
+        char name[OA_ENTITY_NAME_MAX_BYTES + 1];
+        unsigned scopes;
+        char project_ids[OA_QUERY_MAX_KEY_PROJECTS][OA_ENTITY_ID_MAX];
+        size_t n_project_ids;
+} oa_query_key_in;
+
+/* Parse the body of POST /v1/projects (create: name and domains required, timezone
+ * defaults to UTC) or PATCH /v1/projects/{id} (any of them, at least one): a JSON object
+ * with "name" (string), "domains" (array of strings) or "domain" (string), "timezone"
+ * (string); nothing else. Domains are lower-cased and duplicates dropped; time zones are
+ * checked against tzdir (NULL: the system's). Returns 0, or -EINVAL with a message that
+ * names the field in errbuf ("timezone: unknown time zone 'Mars/Base'"). */
+int oa_query_parse_project(const char *body, size_t len, bool create, const char *tzdir,
+                           oa_query_project_in *ret, char *errbuf, size_t errlen);
+
+/* Parse the body of POST /v1/keys: "name" (string), "scopes" (non-empty array of scope
+ * names), optional "project_ids" (array of project ids; duplicates dropped). Returns as
+ * oa_query_parse_project. */
+int oa_query_parse_key(const char *body, size_t len, oa_query_key_in *ret, char *errbuf,
+                       size_t errlen);
+
+#endif
