@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.parse
 
@@ -145,24 +146,30 @@ def main():
         f"{'**' if v is auth else ''}{v['m_ratio']:.3f}{'**' if v is auth else ''} | "
         f"{v['m_cpu']:.1f} | {v['m_redis']:.1f} |" for v in variants)
     every = "; ".join(f"{v['name']}: " + " ".join(f"{r:.0f}" for r in v["rps"]) for v in variants)
+    summary = textwrap.fill(
+        f"Authentication plus limiting cost **{100 * (1 - auth['m_ratio']):.0f}%** of the throughput "
+        f"(target: under 10%: {verdict}). They add {extra_cpu:.1f} µs of CPU per request in oa-query "
+        f"and {auth['m_redis'] - base['m_redis']:.1f} µs in Redis. {os.environ.get('BENCH_NOTE', '')}",
+        width=90)
+    intro = textwrap.fill(
+        "GET /v1/projects/{id} (a catalogue read) answered by oa-query with a Bearer key of an "
+        "enterprise account whose limit is never reached (the limiter counts every request against "
+        "the key's budget in Redis and never refuses), against the same sources built with "
+        "OA_QUERY_BENCH_NOAUTH (bench/meson.build), which answers that route without the key and "
+        f"without the limiter. wrk -t{threads} -c{conns} -d{duration}, {rounds} rounds with the "
+        "variants in alternation; medians; the ratio is the median of the per-round ratios to the "
+        "baseline. Release build (-O3, no sanitizers). CPU per request: the daemon's, and Redis's, "
+        "from their CPU counters.", width=90)
     section = f"""<!-- bench/auth: start (written by bench/auth/run.sh; edits here are overwritten) -->
 ## oa-query: the cost of authentication and rate limiting
 
-GET /v1/projects/{{id}} (a catalogue read) answered by oa-query with a Bearer key of an
-enterprise account whose limit is never reached (the limiter counts every request against
-the key's budget in Redis and never refuses), against the same sources built with OA_QUERY_BENCH_NOAUTH
-(bench/meson.build), which answers that route without the key and without the limiter.
-wrk -t{threads} -c{conns} -d{duration}, {rounds} rounds with the variants in alternation;
-medians; the ratio is the median of the per-round ratios to the baseline. Release build
-(-O3, no sanitizers). CPU per request: the daemon's, and Redis's, from their CPU counters.
+{intro}
 
 | variant | req/s | p99 latency | ratio to no auth | oa-query CPU µs/req | Redis CPU µs/req |
 |---|---:|---:|---:|---:|---:|
 {rows}
 
-Authentication plus limiting cost **{100 * (1 - auth['m_ratio']):.0f}%** of the throughput
-(target: under 10%: {verdict}). They add {extra_cpu:.1f} µs of CPU per request in oa-query
-and {auth['m_redis'] - base['m_redis']:.1f} µs in Redis. {os.environ.get('BENCH_NOTE', '')}
+{summary}
 
 The pieces alone (bench/auth/micro.c, ns per call, same machine, same run):
 

@@ -26,8 +26,10 @@ PACKAGES=(
         libh2o-evloop-dev librdkafka-dev libyajl-dev libhiredis-dev libcurl4-openssl-dev
         libprotobuf-c-dev protobuf-c-compiler libloc-dev libloc-database uap-core
         libpcre2-dev libssl-dev
-        # tests (criterion for C; python3 with PyYAML and pytest for the Python-driven ones)
-        libcriterion-dev python3 python3-yaml python3-pytest curl ca-certificates
+        # tests (criterion for C; python3 with PyYAML and pytest for the Python-driven ones;
+        # clang and its runtime for the libFuzzer harnesses; wrk for the benchmarks)
+        libcriterion-dev python3 python3-yaml python3-pytest python3-pip curl ca-certificates
+        clang libclang-rt-14-dev wrk
         # the local stack
         clickhouse-server clickhouse-client redis-server nginx-light kafkacat
 )
@@ -69,9 +71,11 @@ ensure_kafka_jars
 info "Kafka jars: $(kafka_lib_dir)"
 # The tests' Python modules come from Debian (python3-yaml, python3-pytest above). Tests run
 # with the first python3 on PATH, which may be another interpreter (pyenv, a venv) that does
-# not see Debian's modules: give that one the same modules from PyPI.
-if ! python3 -c 'import yaml, pytest' >/dev/null 2>&1; then
-        info "installing PyYAML and pytest for $(command -v python3)"
-        python3 -m pip install --quiet --disable-pip-version-check pyyaml pytest </dev/null ||
-                die "$(command -v python3) lacks PyYAML or pytest and pip could not install them"
+# not see Debian's modules: give that one the same modules from PyPI. The OpenAPI validator
+# (openapi-spec-validator, a real OpenAPI 3.1 validator) is not packaged by Debian 12.
+if ! python3 -c 'import yaml, pytest, openapi_spec_validator' >/dev/null 2>&1; then
+        info "installing PyYAML, pytest and openapi-spec-validator for $(command -v python3)"
+        PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
+                pyyaml pytest openapi-spec-validator </dev/null ||
+                die "$(command -v python3) lacks PyYAML, pytest or openapi-spec-validator and pip could not install them"
 fi

@@ -11,8 +11,9 @@
  *   enrich.c   from a parsed event to the protobuf bytes: enrichment (oa/event.h),
  *              User-Agent (oa/ua.h), country (oa/geo.h); the per-site budget
  *   collect.c  POST /collect and its CORS preflight
- *   v1.c       POST /v1/projects/{id}/events: the door (oa/gate.h), idempotency, the
- *              wait for Kafka's acknowledgements, the answers
+ *   v1.c       POST /v1/projects/{id}/events: the door (oa/gate.h), idempotency marks,
+ *              the wait for Kafka's acknowledgements, the answers
+ *   batch.c    its pure parts: each event's fate, the 202 body, the 400 message
  *   main.c     the skeleton */
 #ifndef OA_EDGE_H
 #define OA_EDGE_H
@@ -337,6 +338,8 @@ void oa_edge_on_delivery(const oa_kprod_report *r, void *cb_opaque);
 
 /* Answer the requests whose acknowledgements are overdue (503), when due. */
 void oa_edge_v1_tick(oa_edge *e, int64_t mono_ms);
+
+/* ---- batch.c ---- */
 
 /* What happens to each event of a /v1 request. */
 typedef enum oa_edge_item_state {

@@ -41,6 +41,7 @@ int64_t oa_edge_now_ms(void) {
 }
 
 static void kafka_state(oa_edge *e, bool up, const char *why);
+static void update_date(oa_edge *e, int64_t now_ms);
 
 /* ---- metrics ---- */
 
@@ -310,6 +311,7 @@ int oa_edge_feed_start(oa_edge *e, char *errbuf, size_t errlen) {
          * answers wait on the API producer's reports; /collect's only feed counters. */
         wake_on(rd_kafka_queue_get_consumer(oa_projects_rk(e->projects)), e->wake[1], "c");
         wake_on(rd_kafka_queue_get_main(oa_kprod_rk(e->kapi)), e->wake[1], "p");
+        update_date(e, oa_edge_now_ms());      /* drops may be counted before the first turn */
         r = oa_kprobe_new(oa_kprod_rk(e->kapi), OA_TOPIC_EVENTS, oa_edge_mono_ms(), &e->probe);
         if (r < 0) {
                 snprintf(errbuf, errlen, "out of memory");

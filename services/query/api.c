@@ -279,5 +279,7 @@ static int on_v1(h2o_req_t *req, void *userdata) {
 }
 
 int oa_query_api_mount(oa_query *q) {
-        return oa_http_server_route(q->srv, "/v1", UNMATCHED_LABEL, on_v1, q);
+        int r = oa_http_server_route(q->srv, "/v1", UNMATCHED_LABEL, on_v1, q);
+
+        return r < 0 ? r : oa_query_openapi_mount(q);
 }

@@ -187,6 +187,9 @@ struct oa_query_req {
 /* Mount /v1 on the server. Returns as oa_http_server_route. */
 int oa_query_api_mount(oa_query *q);
 
+/* Mount GET /openapi.json, the API's OpenAPI 3.1 description (openapi.c). */
+int oa_query_openapi_mount(oa_query *q);
+
 /* Answer rq: the rate-limit headers, Retry-After, Cache-Control: no-store, then the
  * body, then the request's log line. */
 void oa_query_send_json(oa_query_req *rq, int status, const char *body, size_t len);

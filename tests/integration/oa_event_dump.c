@@ -2,8 +2,11 @@
  * records) as one JSON object per line, for the integration tests (Python here has no
  * protobuf). Reads the topic from the beginning to the end it had at start, then exits.
  *
- *   oa-event-dump BROKERS [TOPIC]
+ *   oa-event-dump BROKERS [TOPIC] [PROJECT_ID]
  *   {"partition":0,"offset":3,"key":"prj_.../...","event":{"event_id":"...",...}}
+ *
+ * With PROJECT_ID only that project's events are printed (the topic of a long-lived stack
+ * holds many).
  *
  * Every field of the message is printed, empty ones included; properties as an object
  * of their values, revenue as {"amount":..,"currency":..} or null. A record that does not
@@ -94,14 +97,15 @@ static void event_json(oa_buf *b, const Oa__Event *e) {
 }
 
 int main(int argc, char **argv) {
-        const char *topic = argc > 2 ? argv[2] : OA_TOPIC_EVENTS;
+        const char *topic = argc > 2 && argv[2][0] ? argv[2] : OA_TOPIC_EVENTS;
+        const char *project = argc > 3 ? argv[3] : NULL;
         oa_kafka_cfg c = { .client_id = "oa-event-dump" };
         oa_kcons *kc = NULL;
         char err[512];
         int r;
 
-        if (argc < 2 || argc > 3) {
-                fprintf(stderr, "usage: oa-event-dump BROKERS [TOPIC]\n");
+        if (argc < 2 || argc > 4) {
+                fprintf(stderr, "usage: oa-event-dump BROKERS [TOPIC] [PROJECT_ID]\n");
                 return 2;
         }
         c.brokers = argv[1];
@@ -125,12 +129,17 @@ int main(int argc, char **argv) {
                 if (r == 0)
                         continue;
                 oa_arena_init(&a, 0);
+                ev = m.value ? oa_event_unpack(m.value, m.value_len, &a) : NULL;
+                if (project && (!ev || strcmp(ev->project_id, project) != 0)) {
+                        oa_arena_done(&a);
+                        oa_kmsg_done(&m);
+                        continue;
+                }
                 oa_buf_init(&b, 16u << 20);
                 oa_buf_addf(&b, "{\"partition\":%d,\"offset\":%lld,\"key\":\"", (int) m.partition,
                             (long long) m.offset);
                 oa_buf_add_json_str(&b, m.key ? m.key : "", m.key ? m.key_len : 0);
                 oa_buf_adds(&b, "\",");
-                ev = m.value ? oa_event_unpack(m.value, m.value_len, &a) : NULL;
                 if (ev) {
                         oa_buf_adds(&b, "\"event\":");
                         event_json(&b, ev);

@@ -141,21 +141,21 @@ def acct(stack, edge):
     return {"account": acc, "project": prj, "secret": secret, "reader": reader}
 
 
-def dump(stack):
-    """Every record of oa.events.v1 as dicts (partition, offset, key, event)."""
+def dump(stack, project_id):
+    """The records of oa.events.v1 of one project as dicts (partition, offset, key, event)."""
     exe = os.path.join(stack.bin_dir, "tests", "integration", "oa-event-dump")
     if not os.access(exe, os.X_OK):
         pytest.fail(f"{exe} is not built", pytrace=False)
-    p = subprocess.run([exe, stack.kafka], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    p = subprocess.run([exe, stack.kafka, "", project_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     return [json.loads(line) for line in p.stdout.decode().splitlines() if line]
 
 
-def wait_events(stack, pred, n=1, timeout=15.0):
+def wait_events(stack, project_id, pred, n=1, timeout=15.0):
     deadline = time.monotonic() + timeout
     found = []
     while time.monotonic() < deadline:
-        found = [r for r in dump(stack) if "event" in r and pred(r["event"])]
+        found = [r for r in dump(stack, project_id) if "event" in r and pred(r["event"])]
         if len(found) >= n:
             return found
         time.sleep(0.3)
@@ -179,7 +179,7 @@ def test_01_collect_lands_enriched(stack, edge, acct):
                       "screen_width": 1280, "props": {"plan": "pro"}})
     assert r.status == 204 and r.body == b"", r
     assert r.header("Access-Control-Allow-Origin") == "*", r
-    (rec,) = wait_events(stack, lambda e: e["project_id"] == prj["id"] and e["path"] == path)
+    (rec,) = wait_events(stack, prj["id"], lambda e: e["project_id"] == prj["id"] and e["path"] == path)
     e = rec["event"]
     assert rec["key"] == f"{prj['id']}/{e['visitor_id']}"
     assert e["source"] == "collect" and e["site_id"] == prj["site_id"]
@@ -203,7 +203,7 @@ def test_02_collect_same_visitor_same_id(stack, edge, acct):
     for p in paths:
         assert edge.collect({"site_id": prj["site_id"], "type": "pageview",
                              "url": "https://shop.example.com" + p}, ua=IPHONE, xff="81.2.69.160").status == 204
-    recs = wait_events(stack, lambda e: e["path"] in paths, n=2)
+    recs = wait_events(stack, prj["id"], lambda e: e["path"] in paths, n=2)
     assert len({r["event"]["visitor_id"] for r in recs}) == 1, "one browser, one visitor id today"
     assert recs[0]["event"]["device"] == "mobile"
 
@@ -237,7 +237,7 @@ def test_03_collect_drops_are_silent_and_counted(stack, edge, acct):
     assert 30 * 86400 < int(ttl) <= 35 * 86400, ttl
     assert (edge.metric("oa_edge_collect_dropped_total", '{reason="bot"}') or 0) - m_before == 2
     assert (edge.metric("oa_edge_collect_dropped_total", '{reason="unknown_site"}') or 0) >= 1
-    assert not [x for x in dump(stack) if "event" in x and x["event"]["path"] == path], "bots are dropped"
+    assert not [x for x in dump(stack, prj["id"]) if "event" in x and x["event"]["path"] == path], "bots are dropped"
 
 
 def pairs(flat):
@@ -280,7 +280,7 @@ def test_10_v1_single_event_lands_enriched(stack, edge, acct):
     assert r.status == 202, r
     assert r.json() == {"status": "queued", "event_id": eid}
     assert r.header("X-RateLimit-Limit") == "6000" and r.header("X-RateLimit-Reset"), r
-    (rec,) = wait_events(stack, lambda e: e["event_id"] == eid)
+    (rec,) = wait_events(stack, prj["id"], lambda e: e["event_id"] == eid)
     e = rec["event"]
     assert e["source"] == "api" and e["project_id"] == prj["id"] and e["user_id"] == "u-42"
     assert e["timestamp_ms"] == ts and e["received_ms"] >= ts
@@ -313,7 +313,7 @@ def test_11_v1_batch_per_item_results(stack, edge, acct):
     assert "event_type" in b["rejected"][0]["message"] and "currency" in b["rejected"][1]["message"], b
     assert len(b["event_ids"]) == 3 and b["event_ids"][1] == dup, b
     bot = [i for i in b["event_ids"] if i != dup][-1]
-    (rec,) = wait_events(stack, lambda e: e["event_id"] == bot)
+    (rec,) = wait_events(stack, prj["id"], lambda e: e["event_id"] == bot)
     assert rec["event"]["device"] == "bot", "/v1 keeps bots, flagged"
 
 
@@ -358,7 +358,7 @@ def test_14_v1_idempotent_retry(stack, edge, acct):
     assert r1.status == 202 and r1.json() == {"status": "queued", "event_id": eid}, r1
     assert r2.status == 202 and r2.json().get("duplicate") is True, r2
     time.sleep(1)
-    assert len([x for x in dump(stack) if "event" in x and x["event"]["event_id"] == eid]) == 1
+    assert len([x for x in dump(stack, prj["id"]) if "event" in x and x["event"]["event_id"] == eid]) == 1
     assert stack.redis.cmd("GET", f"oa:idem:{prj['id']}:{eid}") in (b"1", "1")
 
 
@@ -412,7 +412,7 @@ def test_20_kafka_stopped_mid_stream(stack, edge, acct):
     assert len(accepted) > 5, statuses
     time.sleep(1)
     seen = {}
-    for rec in dump(stack):
+    for rec in dump(stack, prj["id"]):
         e = rec.get("event")
         if e and e["project_id"] == prj["id"] and e["event_name"].startswith("stream-"):
             seen[e["event_id"]] = seen.get(e["event_id"], 0) + 1
@@ -420,5 +420,5 @@ def test_20_kafka_stopped_mid_stream(stack, edge, acct):
     twice = {i: n for i, n in seen.items() if n > 1}
     assert not missing, f"{len(missing)} event(s) got 202 but are not in the topic: {missing[:5]}"
     assert not twice, f"event(s) in the topic more than once: {twice}"
-    wait_events(stack, lambda e: e["path"] in paths, n=3, timeout=30)
+    wait_events(stack, prj["id"], lambda e: e["path"] in paths, n=3, timeout=30)
     print(f"stream: {len(accepted)} events 202'd, answers {statuses}")

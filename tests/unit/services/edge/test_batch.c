@@ -1,4 +1,4 @@
-/* Tests for the pure parts of services/edge/v1.c: which events of a /v1 request are
+/* Tests for services/edge/batch.c, the pure parts of POST /v1/projects/{id}/events: which events of a /v1 request are
  * produced, duplicates or pending (idempotency through a fake store: no Redis), the 202
  * body and the 400 message. Batches come from libshared's real parser. */
 #include "edge.h"
@@ -20,7 +20,7 @@ static void teardown(void) {
         oa_arena_done(&arena);
 }
 
-TestSuite(edge_v1, .init = setup, .fini = teardown);
+TestSuite(edge_batch, .init = setup, .fini = teardown);
 
 static oa_event_batch parse(const char *body) {
         oa_event_api_opts o;
@@ -118,11 +118,11 @@ static void apply(fake *f, const char *body, oa_event_batch *b, oa_edge_item_sta
         cr_assert_eq(oa_edge_idem_apply(&ops, b, has_id, keys, state, skipped), 0);
 }
 
-Test(edge_v1, idem_key_names_project_and_event) {
+Test(edge_batch, idem_key_names_project_and_event) {
         cr_assert_str_eq(oa_edge_idem_key(&arena, "prj_p", ID1), "oa:idem:prj_p:" ID1);
 }
 
-Test(edge_v1, first_time_produced_then_pending_then_duplicate) {
+Test(edge_batch, first_time_produced_then_pending_then_duplicate) {
         fake f = { 0 };
         oa_edge_item_state st[16];
         oa_event_batch b;
@@ -141,7 +141,7 @@ Test(edge_v1, first_time_produced_then_pending_then_duplicate) {
         cr_assert_eq(st[0], OA_EDGE_ITEM_DUPLICATE);
 }
 
-Test(edge_v1, a_failed_write_is_unmarked_so_the_retry_is_produced) {
+Test(edge_batch, a_failed_write_is_unmarked_so_the_retry_is_produced) {
         fake f = { 0 };
         oa_edge_item_state st[16];
         oa_event_batch b;
@@ -155,7 +155,7 @@ Test(edge_v1, a_failed_write_is_unmarked_so_the_retry_is_produced) {
         cr_assert_eq(st[0], OA_EDGE_ITEM_PRODUCE);
 }
 
-Test(edge_v1, batch_states_and_an_id_twice_in_one_request) {
+Test(edge_batch, batch_states_and_an_id_twice_in_one_request) {
         fake f = { 0 };
         oa_edge_item_state st[16];
         oa_event_batch b;
@@ -179,7 +179,7 @@ Test(edge_v1, batch_states_and_an_id_twice_in_one_request) {
         cr_assert_eq(f.marks, 1, "one pipeline per request");
 }
 
-Test(edge_v1, store_down_skips_the_check_and_produces_everything) {
+Test(edge_batch, store_down_skips_the_check_and_produces_everything) {
         fake f = { .down = 1 };
         oa_edge_item_state st[16];
         oa_event_batch b;
@@ -192,7 +192,7 @@ Test(edge_v1, store_down_skips_the_check_and_produces_everything) {
         cr_assert_eq(st[1], OA_EDGE_ITEM_PRODUCE);
 }
 
-Test(edge_v1, events_without_ids_never_ask_the_store) {
+Test(edge_batch, events_without_ids_never_ask_the_store) {
         fake f = { .down = 1 };
         oa_edge_item_state st[16];
         oa_event_batch b;
@@ -204,7 +204,7 @@ Test(edge_v1, events_without_ids_never_ask_the_store) {
         cr_assert_eq(st[0], OA_EDGE_ITEM_PRODUCE);
 }
 
-Test(edge_v1, body_of_one_event) {
+Test(edge_batch, body_of_one_event) {
         oa_event_batch b = parse("{\"event_type\":\"pageview\",\"url\":\"https://e.com/\",\"event_id\":\"" ID1 "\"}");
         oa_edge_item_state st[1] = { OA_EDGE_ITEM_PRODUCE };
         oa_buf out;
@@ -219,7 +219,7 @@ Test(edge_v1, body_of_one_event) {
         oa_buf_done(&out);
 }
 
-Test(edge_v1, body_of_a_batch) {
+Test(edge_batch, body_of_a_batch) {
         oa_event_batch b = parse("{\"events\":["
                                  "{\"event_type\":\"pageview\",\"url\":\"https://e.com/\",\"event_id\":\"" ID1 "\"},"
                                  "{\"event_type\":\"pageview\",\"currency\":\"usd\"},"
@@ -238,7 +238,7 @@ Test(edge_v1, body_of_a_batch) {
         oa_buf_done(&out);
 }
 
-Test(edge_v1, body_escapes_messages) {
+Test(edge_batch, body_escapes_messages) {
         oa_event_batch b = parse("{\"events\":[{\"event_type\":\"pageview\",\"url\":\"https://e.com/\"},"
                                  "{\"event_type\":\"pageview\",\"properties\":{\"a\":{\"nested\":1}}}]}");
         oa_edge_item_state st[2] = { OA_EDGE_ITEM_PRODUCE, OA_EDGE_ITEM_REJECTED };
@@ -251,7 +251,7 @@ Test(edge_v1, body_escapes_messages) {
         oa_buf_done(&out);
 }
 
-Test(edge_v1, invalid_message_names_the_field) {
+Test(edge_batch, invalid_message_names_the_field) {
         oa_event_batch one = parse("{\"event_type\":\"Bad Type\"}");
         oa_event_batch many = parse("{\"events\":[{\"event_type\":\"pageview\",\"timestamp\":\"yesterday\"},"
                                     "{\"event_type\":\"x y\"}]}");
