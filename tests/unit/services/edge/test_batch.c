@@ -1,6 +1,7 @@
-/* Tests for services/edge/batch.c, the pure parts of POST /v1/projects/{id}/events: which events of a /v1 request are
- * produced, duplicates or pending (idempotency through a fake store: no Redis), the 202
- * body and the 400 message. Batches come from libshared's real parser. */
+/* Tests for services/edge/batch.c, the pure parts of POST /v1/projects/{id}/events:
+ * which events of a request are produced, duplicates or pending (idempotency through a
+ * fake store: no Redis), the 202 body and the 400 message. Batches come from libshared's
+ * real parser. */
 #include "edge.h"
 
 #include <criterion/criterion.h>
