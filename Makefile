@@ -8,7 +8,8 @@
 #   make status    what is running, with ports and logs
 #   make install   install missing Debian packages and fetch the Kafka jars (once)
 #   make build     configure (debug, ASan + UBSan) once, then compile into build/
-#   make test      install, build, unit tests, then integration tests on their own stack
+#   make test      install, build, unit tests, the libFuzzer harnesses for a bounded time
+#                  (OA_FUZZ_SECONDS, default 60), then integration tests on their own stack
 #   make bench     run the benchmarks (bench/run.sh)
 #   make clean     remove build/ and the integration tests' stack (.run-test/)
 
@@ -20,7 +21,7 @@ export OA_BIN_DIR ?= $(abspath $(BUILD_DIR))
 
 # Each step runs meson or a script that parallelises on its own; keep the steps in order.
 .NOTPARALLEL:
-.PHONY: help run up down status install build test unit integration bench clean
+.PHONY: help run up down status install build test unit integration fuzz bench clean
 
 help:
 	@sed -n '1,/^$$/s/^# \{0,1\}//p' Makefile
@@ -44,7 +45,7 @@ down:
 status:
 	@$(STACK) status
 
-test: install build unit integration
+test: install build unit fuzz integration
 
 unit:
 	meson test -C $(BUILD_DIR) -v --suite unit
@@ -52,9 +53,12 @@ unit:
 integration:
 	@tests/integration/run.sh
 
+fuzz:
+	@tests/fuzz/run.sh
+
 bench:
 	@if [ -x bench/run.sh ]; then bench/run.sh; else echo "bench/run.sh does not exist yet: nothing to run"; fi
 
 clean:
 	@OA_RUN_DIR=$(CURDIR)/.run-test $(STACK) down
-	rm -rf $(BUILD_DIR) .run-test
+	rm -rf $(BUILD_DIR) build-fuzz .run-test
