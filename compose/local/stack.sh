@@ -254,10 +254,19 @@ ensure_demo() {
         local admin json file=$OA_RUN_DIR/demo.env log=$LOG_DIR/demo.log
         [[ -s $file ]] && return 0
         admin=$(oa_admin) || die "oa-admin is not built; it creates the demo account"
-        json=$("$admin" init --json 2>>"$log") || {
+        # A broker that has just created the topic may still answer "not leader" for a
+        # moment: exit 1 (Kafka failed) is retried, anything else is final.
+        local attempt status
+        for attempt in 1 2 3 4 5 6 7 8 9 10; do
+                status=0
+                json=$("$admin" init --json 2>>"$log") || status=$?
+                ((status == 1 && attempt < 10)) || break
+                sleep 1
+        done
+        if ((status != 0)); then
                 show_log_tail "$log"
-                die "'oa-admin init' failed; see $log"
-        }
+                die "'oa-admin init' failed (exit $status); see $log"
+        fi
         (
                 umask 077
                 python3 -c '
