@@ -69,6 +69,7 @@ static void turn(oa_sink *s) {
 }
 
 int main(int argc, char **argv) {
+        static const char *const consumer_props[] = { "session.timeout.ms", "10000", NULL };
         oa_sink_cfg cfg = { 0 };
         oa_sink *s = NULL;
         oa_http_server_cfg hc;
@@ -136,8 +137,9 @@ int main(int argc, char **argv) {
                 oa_log_error("kafka producer", "error", err);
                 goto out;
         }
+        /* a member that died (kill -9) gives its partitions back after 10 s, not 45 */
         kc = (oa_kafka_cfg) { .brokers = cfg.kafka_brokers, .client_id = "oa-sink",
-                              .group_id = cfg.group_id };
+                              .group_id = cfg.group_id, .props = consumer_props };
         r = oa_kcons_new(&kc, &s->kc, err, sizeof(err));
         if (r == 0) {
                 oa_kcons_on_rebalance(s->kc, oa_sink_on_rebalance, s);
