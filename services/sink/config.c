@@ -40,8 +40,13 @@ static const oa_cfg_opt opts[] = {
           offsetof(oa_sink_cfg, batch_ms), 1, 1000, 0,
           "a batch is inserted at the latest this long after its first event (at most 1 s)" },
         { "dedup-window", "OA_SINK_DEDUP_WINDOW", OA_CFG_INT, "100000",
-          offsetof(oa_sink_cfg, dedup_window), 0, 10000000, 0,
-          "recent event ids kept per partition: an event_id seen again within them is skipped" },
+          offsetof(oa_sink_cfg, dedup_window), 1000, 10000000, 0,
+          "offsets per partition whose event ids are kept (an event_id seen again within them is "
+          "skipped) and whose sessions are rebuilt from ClickHouse at assignment" },
+        { "sessions-ms", "OA_SINK_SESSIONS_MS", OA_CFG_INT, "5000",
+          offsetof(oa_sink_cfg, sessions_ms), 0, 60000, 0,
+          "sessions are written at most this long after a change (and offsets stored with them); "
+          "0: with every batch" },
         { "sessions-max", "OA_SINK_SESSIONS_MAX", OA_CFG_INT, "200000",
           offsetof(oa_sink_cfg, sessions_max), 100, 10000000, 0,
           "visitors' sessions kept in memory per partition (the idlest are forgotten first)" },

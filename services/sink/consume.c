@@ -91,7 +91,7 @@ static void batch_touch(oa_sink_batch *b) {
                 b->first_ms = oa_sink_mono_ms();
 }
 
-static int mark_dirty(oa_sink_batch *b, oa_sink_sess *ss) {
+int oa_sink_mark_dirty(oa_sink_batch *b, oa_sink_sess *ss) {
         if (ss->dirty)
                 return 0;
         if (b->n_dirty == b->cap_dirty) {
@@ -110,7 +110,7 @@ static int mark_dirty(oa_sink_batch *b, oa_sink_sess *ss) {
 }
 
 /* Encode the rows of one session's change: the cancel of what is live, the new state. */
-static int encode_session(oa_sink_batch *b, const oa_sink_sess *ss) {
+int oa_sink_encode_session(oa_sink_batch *b, const oa_sink_sess *ss) {
         int r = 0;
 
         if (ss->version > 0)
@@ -188,7 +188,7 @@ static int sessionize(oa_sink *s, int32_t p, const Oa__Event *ev, uint64_t *ret_
         default:
                 /* the visitor's previous session is final: its last change goes now */
                 if (ss->dirty) {
-                        r = encode_session(b, ss);
+                        r = oa_sink_encode_session(b, ss);
                         if (r < 0)
                                 return r;
                         for (size_t i = 0; i < b->n_dirty; i++)
@@ -202,7 +202,7 @@ static int sessionize(oa_sink *s, int32_t p, const Oa__Event *ev, uint64_t *ret_
                 ss->cur.session_id = oa_sink_session_id(ev->project_id, ev->visitor_id, ev->timestamp_ms);
         }
         if (r == 0)
-                r = mark_dirty(b, ss);
+                r = oa_sink_mark_dirty(b, ss);
         *ret_id = ss->cur.session_id;
         return r;
 }
@@ -228,6 +228,8 @@ int oa_sink_handle(oa_sink *s, oa_kmsg *m) {
         if (!pt->synced && oa_sink_part_sync(s, m->partition) < 0)
                 return -EAGAIN;
         pt->next = m->offset + 1;
+        if (pt->first < 0)
+                pt->first = m->offset;
         if (m->offset <= pt->ch_max) {
                 oa_metrics_counter_inc(s->m.skipped, 1);
                 pending(pt, m->offset);
@@ -369,8 +371,30 @@ static int insert(oa_sink *s, const char *sql, const oa_buf *data, bool *uncerta
         return r;
 }
 
-/* The batch is in ClickHouse: sessions now live, offsets stored, the batch emptied. */
-static void complete(oa_sink *s) {
+/* The events of the batch are in ClickHouse: their offsets wait for the sessions. */
+static void complete_events(oa_sink *s) {
+        oa_sink_batch *b = &s->batch;
+
+        for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++) {
+                oa_sink_part *pt = &s->parts[p];
+
+                if (pt->pending > pt->held)
+                        pt->held = pt->pending;
+                pt->pending = pt->batch_row_max = -1;
+        }
+        oa_metrics_counter_inc(s->m.rows, b->rows);
+        oa_metrics_gauge_set(s->m.last_insert, (double) oa_sink_wall_ms() / 1000.0);
+        for (size_t i = 0; i < b->n_dls; i++)
+                free(b->dls[i].bytes);
+        b->n_dls = 0;
+        oa_buf_reset(&b->events);
+        b->rows = 0;
+        b->first_ms = 0;
+        b->events_done = b->events_uncertain = false;
+}
+
+/* The sessions are in ClickHouse too: they are live, and the held offsets are stored. */
+static void complete_sessions(oa_sink *s) {
         oa_sink_batch *b = &s->batch;
 
         for (size_t i = 0; i < b->n_encoded; i++) {
@@ -387,47 +411,69 @@ static void complete(oa_sink *s) {
         for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++) {
                 oa_sink_part *pt = &s->parts[p];
 
-                if (pt->pending >= 0 && pt->assigned)
-                        oa_kcons_store(s->kc, OA_TOPIC_EVENTS, p, pt->pending);
-                pt->pending = pt->batch_row_max = -1;
+                if (pt->held >= 0 && pt->assigned) {
+                        oa_kcons_store(s->kc, OA_TOPIC_EVENTS, p, pt->held);
+                        pt->stored = pt->held;
+                }
+                pt->held = -1;
         }
-        oa_metrics_counter_inc(s->m.rows, b->rows);
-        oa_metrics_gauge_set(s->m.last_insert, (double) oa_sink_wall_ms() / 1000.0);
-        for (size_t i = 0; i < b->n_dls; i++)
-                free(b->dls[i].bytes);
-        b->n_dls = 0;
-        oa_buf_reset(&b->events);
         oa_buf_reset(&b->sessions);
-        b->rows = 0;
-        b->first_ms = b->n_dirty ? oa_sink_mono_ms() : 0;
-        b->events_done = b->sessions_done = b->sessions_encoded = false;
-        b->events_uncertain = b->sessions_uncertain = false;
+        b->sessions_done = b->sessions_encoded = b->sessions_uncertain = false;
         b->probe_session = 0;
         b->n_encoded = 0;
+        s->sessions_flushed_ms = oa_sink_mono_ms();
 }
 
-int oa_sink_flush(oa_sink *s) {
+/* Sessions are written every OA_SINK_SESSIONS_MS (a session active across many batches is
+ * written once per period, not once per batch), and sooner when a partition's messages
+ * since its last stored offset reach half the rebuild window: what a restart rebuilds
+ * from oa.events must cover everything whose sessions were not written yet. */
+static bool sessions_due(oa_sink *s) {
+        int64_t half = s->cfg->dedup_window / 2;
+
+        if (oa_sink_mono_ms() - s->sessions_flushed_ms >= s->cfg->sessions_ms)
+                return true;
+        for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++) {
+                const oa_sink_part *pt = &s->parts[p];
+                int64_t top = pt->pending > pt->held ? pt->pending : pt->held;
+
+                if (top >= 0 && top - (pt->stored >= 0 ? pt->stored : pt->first) >= half)
+                        return true;
+        }
+        return false;
+}
+
+bool oa_sink_sessions_waiting(const oa_sink *s) {
+        for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)
+                if (s->parts[p].held >= 0)
+                        return true;
+        return s->batch.n_dirty || s->batch.sessions.len;
+}
+
+int oa_sink_flush(oa_sink *s, bool sessions) {
         oa_sink_batch *b = &s->batch;
         bool landed;
         int r = 0;
 
-        if (!b->first_ms)
-                return 0;
-        if (b->n_dls && (r = send_deadletters(s)) < 0)
-                return r;
-        if (!b->events_done && b->events.len) {
-                if (b->events_uncertain && (r = events_landed(s, &landed)) == 0 && landed)
-                        b->events_done = true;
-                if (r == 0 && !b->events_done)
-                        r = insert(s, OA_SINK_SQL_INSERT_EVENTS, &b->events, &b->events_uncertain);
-                oa_sink_note_ch(s, r, s->ch_err);
-                if (r < 0)
+        if (b->first_ms) {
+                if (b->n_dls && (r = send_deadletters(s)) < 0)
                         return r;
-                b->events_done = true;
+                if (!b->events_done && b->events.len) {
+                        if (b->events_uncertain && (r = events_landed(s, &landed)) == 0 && landed)
+                                b->events_done = true;
+                        if (r == 0 && !b->events_done)
+                                r = insert(s, OA_SINK_SQL_INSERT_EVENTS, &b->events, &b->events_uncertain);
+                        oa_sink_note_ch(s, r, s->ch_err);
+                        if (r < 0)
+                                return r;
+                }
+                complete_events(s);
         }
+        if (!oa_sink_sessions_waiting(s) || (!sessions && !b->sessions_encoded && !sessions_due(s)))
+                return 0;
         if (!b->sessions_encoded) {
                 for (size_t i = 0; r == 0 && i < b->n_dirty; i++)
-                        r = encode_session(b, b->dirty[i]);
+                        r = oa_sink_encode_session(b, b->dirty[i]);
                 if (r < 0)
                         return r;
                 b->n_encoded = b->n_dirty;
@@ -442,9 +488,8 @@ int oa_sink_flush(oa_sink *s) {
                 oa_sink_note_ch(s, r, s->ch_err);
                 if (r < 0)
                         return r;
-                b->sessions_done = true;
         }
-        complete(s);
+        complete_sessions(s);
         return 0;
 }
 
@@ -455,9 +500,10 @@ void oa_sink_drop_all(oa_sink *s) {
         for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)
                 if (s->parts[p].assigned || s->parts[p].sessions)
                         oa_sink_part_reset(s, p);
-        b->sessions_encoded = true;     /* nothing left to encode: complete() empties */
+        b->sessions_encoded = true;     /* nothing left to encode */
         b->rows = 0;
-        complete(s);
+        complete_events(s);
+        complete_sessions(s);
         if (s->parked_valid) {
                 oa_kmsg_done(&s->parked);
                 s->parked_valid = false;

@@ -146,7 +146,7 @@ void oa_sink_tick(oa_sink *s) {
         if (s->stuck) {
                 if (now < s->next_retry_ms)
                         return;
-                if (oa_sink_flush(s) < 0 ||
+                if (oa_sink_flush(s, false) < 0 ||
                     (s->parked_valid && oa_sink_handle(s, &s->parked) == -EAGAIN)) {
                         oa_sink_get_stuck(s);
                         return;
@@ -160,9 +160,10 @@ void oa_sink_tick(oa_sink *s) {
                 oa_log_info("clickhouse took the batch; partitions resumed");
                 return;
         }
-        if (b->first_ms && (now - b->first_ms >= s->cfg->batch_ms || b->rows >= (size_t) s->cfg->batch_rows ||
-                            b->events.len >= (size_t) s->cfg->batch_bytes)) {
-                if (oa_sink_flush(s) < 0)
+        if ((b->first_ms && (now - b->first_ms >= s->cfg->batch_ms || b->rows >= (size_t) s->cfg->batch_rows ||
+                             b->events.len >= (size_t) s->cfg->batch_bytes)) ||
+            (now - s->sessions_flushed_ms >= s->cfg->sessions_ms && oa_sink_sessions_waiting(s))) {
+                if (oa_sink_flush(s, false) < 0)
                         oa_sink_get_stuck(s);
                 else
                         for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)

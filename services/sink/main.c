@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
                 goto out;
         s->cfg = &cfg;
         for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)
-                s->parts[p].ch_max = s->parts[p].pending = s->parts[p].batch_row_max = -1;
+                oa_sink_part_reset(s, p);
         oa_arena_init(&s->arena, 64u << 20);
         oa_sink_batch_init(&s->batch, &cfg);
 
@@ -170,12 +170,13 @@ int main(int argc, char **argv) {
         ret = s->exit_code;
 
         /* the drain: the last batch into ClickHouse while it answers, then the commit */
-        for (int64_t end = oa_sink_mono_ms() + STOP_FLUSH_MS; s->batch.first_ms && oa_sink_mono_ms() < end;) {
-                if (oa_sink_flush(s) == 0)
+        for (int64_t end = oa_sink_mono_ms() + STOP_FLUSH_MS;
+             (s->batch.first_ms || oa_sink_sessions_waiting(s)) && oa_sink_mono_ms() < end;) {
+                if (oa_sink_flush(s, true) == 0)
                         break;
                 oa_http_server_run_once(s->srv, 200);
         }
-        if (s->batch.first_ms)
+        if (s->batch.first_ms || oa_sink_sessions_waiting(s))
                 oa_log_warn("stopping with a batch ClickHouse did not take; it is read again at the next start",
                             "error", s->ch_err);
         if (oa_kcons_close(s->kc, err, sizeof(err)) < 0)

@@ -54,7 +54,7 @@ void oa_sink_part_reset(oa_sink *s, int32_t p) {
         }
         oa_sink_ids_done(&pt->ids);
         pt->assigned = pt->synced = false;
-        pt->ch_max = pt->pending = pt->batch_row_max = -1;
+        pt->ch_max = pt->pending = pt->batch_row_max = pt->held = pt->stored = pt->first = -1;
         pt->max_ts = 0;
 }
 
@@ -84,6 +84,13 @@ oa_sink_sess *oa_sink_part_session(oa_sink *s, int32_t p, const char *project_id
                 ss = NULL;
         }
         return ss;
+}
+
+int oa_sink_part_put(oa_sink *s, int32_t p, oa_sink_sess *ss) {
+        static oa_buf key = { .max = 1 << 20 };
+        int r = make_key(&key, ss->project_id, ss->visitor_id);
+
+        return r < 0 ? r : oa_map_put(s->parts[p].sessions, key.data, key.len, ss, NULL);
 }
 
 /* Run a read; the answer in out. Sets s->ch_err on failure. */
@@ -160,23 +167,31 @@ static int parse_state(char *line, size_t len, char **f, oa_sink_srow *r, int64_
         return 0;
 }
 
+/* The sessions of the window being rebuilt, by session id (decimal): all of them are
+ * reconciled with ClickHouse; the latest of each visitor stays in the partition's map. */
+static oa_map *rebuilt;
+
 static int add_rebuilt(oa_sink *s, int32_t p, char *line, size_t len) {
         char *f[STATE_FIELDS + 1];
         oa_sink_srow row = { 0 };
-        oa_sink_sess *ss;
+        oa_sink_sess *ss = NULL, *prev;
         int64_t version;
         int r = parse_state(line, len, f, &row, &version);
 
+        if (r == 0 && !(ss = oa_sink_sess_new(f[0], f[1])))
+                r = -ENOMEM;
         if (r == 0) {
-                ss = oa_sink_part_session(s, p, f[0], f[1], true);
-                if (!ss)
-                        r = -ENOMEM;
-                else if (!ss->cur.s[0] || ss->cur.end_ms < row.end_ms) {
-                        oa_sink_srow_done(&ss->cur);
-                        ss->cur = row;
-                        memset(&row, 0, sizeof(row));
-                }
-                if (ss && s->parts[p].max_ts < ss->cur.end_ms)
+                ss->cur = row;
+                memset(&row, 0, sizeof(row));
+                r = oa_map_put(rebuilt, f[2], strlen(f[2]), ss, NULL);
+                if (r < 0)
+                        oa_sink_sess_free(ss);
+        }
+        if (r == 0) {
+                prev = oa_sink_part_session(s, p, ss->project_id, ss->visitor_id, false);
+                if (!prev || prev->cur.end_ms < ss->cur.end_ms)
+                        r = oa_sink_part_put(s, p, ss);
+                if (s->parts[p].max_ts < ss->cur.end_ms)
                         s->parts[p].max_ts = ss->cur.end_ms;
         }
         oa_sink_srow_done(&row);
@@ -190,8 +205,8 @@ static int add_live(oa_sink *s, int32_t p, char *line, size_t len) {
         int64_t version;
         int r = parse_state(line, len, f, &row, &version);
 
-        if (r == 0 && (ss = oa_sink_part_session(s, p, f[0], f[1], false)) &&
-            ss->cur.session_id == row.session_id) {
+        (void) s, (void) p;
+        if (r == 0 && (ss = oa_map_get(rebuilt, f[2], strlen(f[2])))) {
                 oa_sink_srow_done(&ss->written);
                 ss->written = row;
                 ss->version = (uint32_t) version;
@@ -201,25 +216,28 @@ static int add_live(oa_sink *s, int32_t p, char *line, size_t len) {
         return r;
 }
 
-/* A rebuilt session whose live row differs (or is missing) goes into the next batch. */
+struct reconcile_ctx {
+        oa_sink *s;
+        int32_t p;
+        int r;
+};
+
+/* A rebuilt session whose live row differs (or is missing) is written: the visitor's
+ * current one with the next batch, an older one now (its rows into the batch) and then
+ * forgotten. */
 static int reconcile(const void *key, size_t klen, void *value, void *ud) {
-        oa_sink *s = ud;
+        struct reconcile_ctx *c = ud;
         oa_sink_sess *ss = value;
+        bool latest = oa_sink_part_session(c->s, c->p, ss->project_id, ss->visitor_id, false) == ss;
+        bool differs = ss->version == 0 || !oa_sink_srow_equal(&ss->cur, &ss->written);
 
         (void) key, (void) klen;
-        if (ss->dirty || (ss->version > 0 && oa_sink_srow_equal(&ss->cur, &ss->written)))
-                return 0;
-        if (s->batch.n_dirty == s->batch.cap_dirty) {
-                size_t cap = s->batch.cap_dirty ? 2 * s->batch.cap_dirty : 64;
-                oa_sink_sess **v = realloc(s->batch.dirty, cap * sizeof(*v));
-
-                if (!v)
-                        return -ENOMEM;
-                s->batch.dirty = v;
-                s->batch.cap_dirty = cap;
-        }
-        ss->dirty = true;
-        s->batch.dirty[s->batch.n_dirty++] = ss;
+        if (latest && differs && c->r == 0)
+                c->r = oa_sink_mark_dirty(&c->s->batch, ss);
+        else if (!latest && differs && c->r == 0)
+                c->r = oa_sink_encode_session(&c->s->batch, ss);
+        if (!latest)
+                oa_sink_sess_free(ss);
         return 0;
 }
 
@@ -257,6 +275,9 @@ int oa_sink_part_sync(oa_sink *s, int32_t p) {
         if (r == 0)
                 r = each_line(&out, add_id, s, p);
         oa_buf_reset(&sql);
+        rebuilt = oa_map_new();
+        if (!rebuilt)
+                r = -ENOMEM;
         if (r == 0)
                 r = oa_sink_sql_rebuild(&sql, p, lo);
         if (r == 0)
@@ -270,8 +291,19 @@ int oa_sink_part_sync(oa_sink *s, int32_t p) {
                 r = ch_read(s, sql.data, &out);
         if (r == 0)
                 r = each_line(&out, add_live, s, p);
-        if (r == 0)
-                r = oa_map_foreach(pt->sessions, reconcile, s);
+        if (r == 0) {
+                struct reconcile_ctx c = { s, p, 0 };
+
+                oa_map_foreach(rebuilt, reconcile, &c);
+                r = c.r;
+        } else if (rebuilt) {
+                /* failed half-way: the partition's map owns the latest ones (reset frees
+                 * them); free the others */
+                struct reconcile_ctx c = { s, p, -1 };
+
+                oa_map_foreach(rebuilt, reconcile, &c);
+        }
+        rebuilt = oa_map_free(rebuilt);
 out:
         if (r == 0) {
                 pt->ch_max = count ? max : -1;
@@ -290,7 +322,7 @@ out:
 void oa_sink_on_rebalance(bool assigned, rd_kafka_topic_partition_list_t *parts, void *opaque) {
         oa_sink *s = opaque;
 
-        if (!assigned && oa_sink_flush(s) < 0) {
+        if (!assigned && oa_sink_flush(s, true) < 0) {
                 oa_log_warn("partitions revoked with a batch ClickHouse did not take: dropped, "
                             "the next owner reads it again", "error", s->ch_err);
                 oa_sink_drop_all(s);

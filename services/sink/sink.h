@@ -50,6 +50,7 @@ typedef struct oa_sink_cfg {
         long long batch_ms;
         long long dedup_window;
         long long retry_max_ms;
+        long long sessions_ms;
         long long sessions_max;
         char *log_level;
 } oa_sink_cfg;
@@ -202,8 +203,8 @@ int oa_sink_sql_session_landed(oa_buf *b, uint64_t session_id, uint32_t version)
 int oa_sink_sql_max_offset(oa_buf *b, int32_t p);
 /* The event ids of partition p with an offset above lo. */
 int oa_sink_sql_recent_ids(oa_buf *b, int32_t p, int64_t lo);
-/* The latest session of every visitor seen on partition p above offset lo, recomputed
- * from its events (the columns of oa_sink_srow, see part.c). */
+/* Every session with an event on partition p above offset lo, recomputed from all its
+ * events (the columns of oa_sink_srow, see part.c). */
 int oa_sink_sql_rebuild(oa_buf *b, int32_t p, int64_t lo);
 /* The rows of oa.sessions now live for those sessions (highest version with sign 1). */
 int oa_sink_sql_live_sessions(oa_buf *b, int32_t p, int64_t lo);
@@ -229,6 +230,10 @@ typedef struct oa_sink_part {
         int64_t next;                   /* next offset expected (lag) */
         int64_t pending;                /* highest offset in the batch, to store; -1 */
         int64_t batch_row_max;          /* highest offset of a row in the batch; -1 */
+        int64_t held;                   /* highest offset whose events are in ClickHouse,
+                                         * stored once the sessions are too; -1 */
+        int64_t stored;                 /* last offset stored; -1: none yet */
+        int64_t first;                  /* first offset handled since assignment */
         int64_t max_ts;                 /* newest event time seen (eviction) */
         oa_sink_ids ids;
         oa_map *sessions;               /* project\0visitor -> oa_sink_sess */
@@ -286,6 +291,7 @@ typedef struct oa_sink {
         int64_t next_retry_ms, backoff_ms;
         char ch_err[256];
         bool ch_ok;
+        int64_t sessions_flushed_ms;
         int64_t rate_t0_ms;
         uint64_t rate_rows0;
         int exit_code;
@@ -303,16 +309,26 @@ void oa_sink_part_reset(oa_sink *s, int32_t p);
 void oa_sink_part_evict(oa_sink *s, int32_t p);
 oa_sink_sess *oa_sink_part_session(oa_sink *s, int32_t p, const char *project_id,
                                    const char *visitor_id, bool create);
+/* Make ss the current session of its visitor on partition p (the map owns it then). */
+int oa_sink_part_put(oa_sink *s, int32_t p, oa_sink_sess *ss);
 
 /* consume.c */
+/* Put ss in the list of sessions the next sessions flush writes. */
+int oa_sink_mark_dirty(oa_sink_batch *b, oa_sink_sess *ss);
+/* Encode the rows of ss's change into the batch now: the cancel of what is live, the new
+ * state. */
+int oa_sink_encode_session(oa_sink_batch *b, const oa_sink_sess *ss);
 int oa_sink_batch_init(oa_sink_batch *b, const oa_sink_cfg *c);
 void oa_sink_batch_done(oa_sink_batch *b);
 /* Handle one message (the message is released by the caller unless it was parked).
  * Returns 0, or -EAGAIN when it could not be handled now (parked: ClickHouse). */
 int oa_sink_handle(oa_sink *s, oa_kmsg *m);
-/* Flush the batch: dead letters, events, sessions, then offsets. Returns 0 or an error
- * (the batch is kept for the retry). */
-int oa_sink_flush(oa_sink *s);
+/* Flush the batch: dead letters, events; then, when sessions is set or they are due
+ * (OA_SINK_SESSIONS_MS, or half the rebuild window reached), the sessions and the
+ * offsets. Returns 0 or an error (what is not done is kept for the retry). */
+int oa_sink_flush(oa_sink *s, bool sessions);
+/* True while sessions or offsets wait for a sessions flush. */
+bool oa_sink_sessions_waiting(const oa_sink *s);
 /* The loop's turn: age flush, retries while stuck. */
 void oa_sink_tick(oa_sink *s);
 /* Something waits for ClickHouse: pause every partition (first time) and schedule the

@@ -8,11 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 
-/* A visitor's latest session among the events of partition p above offset lo. */
-#define LATEST_SESSIONS \
-        "SELECT project_id, visitor_id, argMax(session_id, toUInt64(timestamp) * 1000 + millis) " \
-        "FROM oa.events WHERE kafka_partition = %d AND kafka_offset > %lld " \
-        "GROUP BY project_id, visitor_id"
+/* Every session with an event on partition p above offset lo. */
+#define WINDOW_SESSIONS \
+        "SELECT DISTINCT project_id, visitor_id, session_id " \
+        "FROM oa.events WHERE kafka_partition = %d AND kafka_offset > %lld"
 
 /* The 26 columns of a session state, in the order part.c reads them: keys, times and
  * counts, then the OA_SS_* texts in enum order. */
@@ -49,7 +48,7 @@ int oa_sink_sql_rebuild(oa_buf *b, int32_t p, int64_t lo) {
                            "referrer_host, referrer_source, utm_source, utm_medium, utm_campaign, "
                            "utm_content, utm_term, country, device, browser, os, "
                            "toUInt64(timestamp) * 1000 + millis AS ts FROM oa.events "
-                           "WHERE (project_id, visitor_id, session_id) IN (" LATEST_SESSIONS ")) "
+                           "WHERE (project_id, visitor_id, session_id) IN (" WINDOW_SESSIONS ")) "
                            "GROUP BY project_id, visitor_id, session_id FORMAT TabSeparated",
                            (int) p, (long long) lo);
 }
@@ -61,7 +60,7 @@ int oa_sink_sql_live_sessions(oa_buf *b, int32_t p, int64_t lo) {
                            "referrer, referrer_host, referrer_source, utm_source, utm_medium, "
                            "utm_campaign, utm_content, utm_term, country, device, browser, os, version "
                            "FROM oa.sessions WHERE sign = 1 AND (project_id, visitor_id, session_id) IN ("
-                           LATEST_SESSIONS ") ORDER BY project_id, visitor_id, session_id, version DESC "
+                           WINDOW_SESSIONS ") ORDER BY project_id, visitor_id, session_id, version DESC "
                            "LIMIT 1 BY project_id, visitor_id, session_id FORMAT TabSeparated",
                            (int) p, (long long) lo);
 }

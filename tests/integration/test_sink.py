@@ -76,6 +76,17 @@ def wait_count(sql, want, timeout=120):
     return got
 
 
+def wait_eq(sql, want, timeout=30):
+    """The value of sql once it equals want (sessions are written every OA_SINK_SESSIONS_MS),
+    or the last value after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = ch_int(sql)
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.25)
+
+
 def sink_metrics():
     r = oa_it.http(int(ENV["OA_SINK_METRICS_PORT"]), "GET", "/metrics")
     out = {}
@@ -138,8 +149,8 @@ def test_n_events_in_exactly_n_rows():
     assert ch_int(f"SELECT sumMerge(pageviews) FROM oa.pageviews_hourly WHERE project_id = '{PROJECT}' "
                   f"AND startsWith(path, '/{t}/')") == n
     # and the sessions hold every event once
-    assert ch_int(f"SELECT sum(sign * events) FROM oa.sessions WHERE project_id = '{PROJECT}' "
-                  f"AND visitor_id IN (SELECT visitor_id FROM oa.events WHERE startsWith(path, '/{t}/'))") == n
+    assert wait_eq(f"SELECT sum(sign * events) FROM oa.sessions WHERE project_id = '{PROJECT}' "
+                   f"AND visitor_id IN (SELECT visitor_id FROM oa.events WHERE startsWith(path, '/{t}/'))", n) == n
     m = sink_metrics()
     assert m["oa_sink_clickhouse_up"] == 1 and m["oa_sink_rows_total"] >= n
     assert m["oa_sink_last_insert_timestamp_seconds"] > time.time() - 60
@@ -236,8 +247,8 @@ def test_kill_9_three_times_while_streaming_gives_exact_counts():
     assert n == 6000
     assert wait_count(count_tag(t), n, timeout=180) == n
     assert ch_int(distinct_tag(t)) == n
-    assert ch_int(f"SELECT sum(sign * events) FROM oa.sessions WHERE project_id = '{PROJECT}' "
-                  f"AND visitor_id IN (SELECT visitor_id FROM oa.events WHERE startsWith(path, '/{t}/'))") == n
+    assert wait_eq(f"SELECT sum(sign * events) FROM oa.sessions WHERE project_id = '{PROJECT}' "
+                   f"AND visitor_id IN (SELECT visitor_id FROM oa.events WHERE startsWith(path, '/{t}/'))", n) == n
 
 
 def test_clickhouse_stopped_30s_under_load_gives_exact_counts():
