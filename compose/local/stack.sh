@@ -189,7 +189,7 @@ kafka_start() {
         if [[ ! -f $DIR/data/meta.properties ]]; then
                 info "formatting Kafka storage in $DIR/data"
                 "$java" "${opts[@]}" -Dlog4j2.configurationFile="$DIR/log4j2.xml" -cp "$libs/*" \
-                        kafka.tools.StorageTool format --cluster-id "$(new_cluster_id)" \
+                        kafka.tools.StorageTool format --cluster-id="$(new_cluster_id)" \
                         --config "$DIR/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 ||
                         { show_log_tail "$LOG_DIR/kafka.log"; die "formatting Kafka storage failed"; }
         fi
