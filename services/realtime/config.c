@@ -42,6 +42,10 @@ static const oa_cfg_opt opts[] = {
         { "kafka-timeout-ms", "OA_KAFKA_TIMEOUT_MS", OA_CFG_INT, "10000",
           offsetof(oa_realtime_cfg, kafka_timeout_ms), 100, 600000, 0,
           "how long a rewind may wait for the broker (offsets by time, seek)" },
+        { "check-ms", "OA_REALTIME_CHECK_MS", OA_CFG_INT, "1000",
+          offsetof(oa_realtime_cfg, check_ms), 100, 600000, 0,
+          "how often Redis's applied offsets are compared with this process's (one HGETALL), so "
+          "a Redis that lost its data is refilled from Kafka" },
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

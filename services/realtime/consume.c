@@ -86,8 +86,9 @@ int oa_realtime_ready(void *userdata, char *errbuf, size_t errlen) {
 
 /* ---- rewinds ---- */
 
-static int64_t *rewound_slot(oa_realtime *rt, int32_t p) {
-        int64_t *v = oa_map_get(rt->rewound, &p, sizeof(p));
+/* The int64 of partition p in m (created as -1). NULL: out of memory. */
+static int64_t *slot_of(oa_map *m, int32_t p) {
+        int64_t *v = oa_map_get(m, &p, sizeof(p));
 
         if (v)
                 return v;
@@ -95,33 +96,84 @@ static int64_t *rewound_slot(oa_realtime *rt, int32_t p) {
         if (!v)
                 return NULL;
         *v = -1;
-        if (oa_map_put(rt->rewound, &p, sizeof(p), v, NULL) < 0) {
+        if (oa_map_put(m, &p, sizeof(p), v, NULL) < 0) {
                 free(v);
                 return NULL;
         }
         return v;
 }
 
-/* Where partition p's replay starts when Redis knows nothing of it: the first message of
- * the last OA_RT_SERIES_MIN + 1 minutes, or the end when there is none. */
-static int64_t offset_by_time(oa_realtime *rt, int32_t p) {
-        rd_kafka_t *rk = oa_kcons_rk(rt->kc);
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        int64_t lo = 0, hi = RD_KAFKA_OFFSET_END, off = RD_KAFKA_OFFSET_END;
-        rd_kafka_resp_err_t e;
+#define BY_TIME (-100)                  /* a seek target still to find by time */
 
-        if (!l)
-                return RD_KAFKA_OFFSET_END;
-        rd_kafka_topic_partition_list_add(l, OA_TOPIC_EVENTS, p)->offset =
-                wall_ms() - (int64_t) (OA_RT_SERIES_MIN + 1) * 60000;
-        e = rd_kafka_offsets_for_times(rk, l, (int) rt->cfg->kafka_timeout_ms);
-        if (!e && l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].offset >= 0)
-                off = l->elems[0].offset;
-        else if (rd_kafka_query_watermark_offsets(rk, OA_TOPIC_EVENTS, p, &lo, &hi,
-                                                  (int) rt->cfg->kafka_timeout_ms) == 0)
-                off = hi;
-        rd_kafka_topic_partition_list_destroy(l);
-        return off;
+/* The target of a partition whose last applied offset in Redis is have (-1: none). */
+static int64_t target_of(long long have) {
+        return have >= 0 ? have + 1 : BY_TIME;
+}
+
+/* Resolve the BY_TIME targets of l in one request: where Redis knows nothing of a
+ * partition, its replay starts at the first message of the last OA_RT_SERIES_MIN + 1
+ * minutes (or at the end when there is none). Such a rewind is remembered, so the batch
+ * starting there may find Redis empty. */
+static void resolve_by_time(oa_realtime *rt, rd_kafka_topic_partition_list_t *l) {
+        rd_kafka_t *rk = oa_kcons_rk(rt->kc);
+        rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(l->cnt);
+        int64_t since = wall_ms() - (int64_t) (OA_RT_SERIES_MIN + 1) * 60000;
+        bool asked;
+
+        if (!t)
+                return;
+        for (int i = 0; i < l->cnt; i++)
+                if (l->elems[i].offset == BY_TIME)
+                        rd_kafka_topic_partition_list_add(t, OA_TOPIC_EVENTS, l->elems[i].partition)->offset = since;
+        asked = t->cnt > 0 && rd_kafka_offsets_for_times(rk, t, (int) rt->cfg->kafka_timeout_ms) == 0;
+        for (int i = 0; i < l->cnt; i++) {
+                rd_kafka_topic_partition_t *e = &l->elems[i];
+                int64_t lo = 0, hi = RD_KAFKA_OFFSET_END, *slot;
+
+                if (e->offset != BY_TIME)
+                        continue;
+                e->offset = RD_KAFKA_OFFSET_END;
+                for (int k = 0; asked && k < t->cnt; k++)
+                        if (t->elems[k].partition == e->partition && !t->elems[k].err && t->elems[k].offset >= 0)
+                                e->offset = t->elems[k].offset;
+                if (e->offset == RD_KAFKA_OFFSET_END &&
+                    rd_kafka_query_watermark_offsets(rk, OA_TOPIC_EVENTS, e->partition, &lo, &hi,
+                                                     (int) rt->cfg->kafka_timeout_ms) == 0)
+                        e->offset = hi;
+                slot = slot_of(rt->rewound, e->partition);
+                if (slot)
+                        *slot = e->offset;
+        }
+        rd_kafka_topic_partition_list_destroy(t);
+}
+
+static void seek(oa_realtime *rt, rd_kafka_topic_partition_list_t *l) {
+        rd_kafka_error_t *err;
+
+        resolve_by_time(rt, l);
+        err = rd_kafka_seek_partitions(oa_kcons_rk(rt->kc), l, (int) rt->cfg->kafka_timeout_ms);
+
+        /* until a message from there arrives, the position says nothing: leave these
+         * partitions out of the checks */
+        for (int i = 0; i < l->cnt; i++) {
+                int64_t *slot = slot_of(rt->sought, l->elems[i].partition);
+
+                if (slot)
+                        *slot = l->elems[i].offset;
+        }
+        if (err) {
+                oa_log_warn("seek failed", "error", rd_kafka_error_string(err));
+                rd_kafka_error_destroy(err);
+        }
+}
+
+static void log_rewind(oa_realtime *rt, int32_t p, int64_t from, const char *have) {
+        char text[64];
+
+        oa_metrics_counter_inc(rt->m.rewinds, 1);
+        snprintf(text, sizeof(text), "%" PRId32 "@%" PRId64, p, from);
+        oa_log_info("partition rewound to where Redis is (-1: nothing; then the last minutes are replayed)",
+                    "partition", text, "redis_has", have);
 }
 
 /* The script refused the batch: reply holds (partition, offset Redis holds or -1) pairs.
@@ -129,8 +181,6 @@ static int64_t offset_by_time(oa_realtime *rt, int32_t p) {
 static void rewind_batch(oa_realtime *rt, const redisReply *reply) {
         const oa_rt_batch *b = &rt->batch;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int) b->n_parts);
-        rd_kafka_error_t *err;
-        char text[64];
 
         if (!l)
                 return;
@@ -147,29 +197,99 @@ static void rewind_batch(oa_realtime *rt, const redisReply *reply) {
                             oa_cfg_parse_ll(reply->element[k + 1]->str, -1, INT64_MAX, &have) < 0 ||
                             p != part->partition)
                                 continue;
-                        if (have >= 0) {
-                                target = have + 1;
-                        } else {
-                                int64_t *slot = rewound_slot(rt, part->partition);
-
-                                target = offset_by_time(rt, part->partition);
-                                if (slot)
-                                        *slot = target;
-                        }
-                        oa_metrics_counter_inc(rt->m.rewinds, 1);
-                        snprintf(text, sizeof(text), "%" PRId32 "@%" PRId64 "->%" PRId64, part->partition,
-                                 part->first, target);
-                        oa_log_info("partition rewound to where Redis is", "partition", text,
-                                    "redis_has", reply->element[k + 1]->str);
+                        target = target_of(have);
+                        log_rewind(rt, part->partition, part->first, reply->element[k + 1]->str);
+                        if (have < 0)
+                                rt->next_check_ms = 0;  /* Redis lost data: look at every partition */
                 }
                 rd_kafka_topic_partition_list_add(l, OA_TOPIC_EVENTS, part->partition)->offset = target;
         }
-        err = rd_kafka_seek_partitions(oa_kcons_rk(rt->kc), l, (int) rt->cfg->kafka_timeout_ms);
-        if (err) {
-                oa_log_warn("seek failed", "error", rd_kafka_error_string(err));
-                rd_kafka_error_destroy(err);
-        }
+        seek(rt, l);
         rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Between batches (nothing consumed waits for Redis): does Redis still hold, for every
+ * partition assigned here, the offset of the last message consumed (or, before the first
+ * one, the one before the committed offset)? Where it holds less (it restarted empty, or
+ * an older copy came back) or, for a partition consumed here, anything else (another
+ * replica went on after a rebalance), seek to where Redis is and replay from there, so a
+ * partition without new traffic is refilled too. */
+static long long marker_of(const redisReply *markers, int32_t p) {
+        char name[16];
+        long long have = -1;
+
+        snprintf(name, sizeof(name), "%" PRId32, p);
+        for (size_t i = 0; i + 1 < markers->elements; i += 2)
+                if (markers->element[i]->type == REDIS_REPLY_STRING && strcmp(markers->element[i]->str, name) == 0 &&
+                    markers->element[i + 1]->type == REDIS_REPLY_STRING &&
+                    oa_cfg_parse_ll(markers->element[i + 1]->str, -1, INT64_MAX, &have) == 0)
+                        return have;
+        return -1;
+}
+
+static void check_markers(oa_realtime *rt) {
+        rd_kafka_t *rk = oa_kcons_rk(rt->kc);
+        rd_kafka_topic_partition_list_t *asg = NULL, *committed = NULL, *seeks = NULL;
+        redisReply *reply = NULL;
+        char have_text[24];
+
+        rt->next_check_ms = mono_ms() + rt->cfg->check_ms;
+        if (rd_kafka_assignment(rk, &asg) != RD_KAFKA_RESP_ERR_NO_ERROR || !asg || asg->cnt == 0)
+                goto out;
+        rd_kafka_position(rk, asg);
+        committed = rd_kafka_topic_partition_list_new(asg->cnt);
+        seeks = rd_kafka_topic_partition_list_new(asg->cnt);
+        if (!committed || !seeks)
+                goto out;
+        for (int i = 0; i < asg->cnt; i++)
+                if (asg->elems[i].offset < 0)
+                        rd_kafka_topic_partition_list_add(committed, asg->elems[i].topic, asg->elems[i].partition);
+        if (committed->cnt > 0 && rd_kafka_committed(rk, committed, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                committed->cnt = 0;     /* the broker did not say: next time */
+        reply = oa_rds_command(rt->rds, "HGETALL %s", OA_RT_APPLIED_KEY);
+        if (!reply || reply->type != REDIS_REPLY_ARRAY)
+                goto out;               /* Redis away: the next batch finds out */
+        for (int i = 0; i < asg->cnt; i++) {
+                int32_t p = asg->elems[i].partition;
+                int64_t expected = -1;
+                bool strict = asg->elems[i].offset >= 0;
+                long long have = marker_of(reply, p);
+
+                const int64_t *sought = oa_map_get(rt->sought, &p, sizeof(p));
+
+                if (sought && *sought >= 0)
+                        continue;       /* a seek is under way */
+                if (strict) {
+                        const int64_t *rew = oa_map_get(rt->rewound, &p, sizeof(p));
+
+                        /* just rewound here by time, nothing written yet: as expected */
+                        if (have < 0 && rew && *rew == asg->elems[i].offset)
+                                continue;
+                        expected = asg->elems[i].offset - 1;
+                } else {
+                        for (int k = 0; k < committed->cnt; k++)
+                                if (committed->elems[k].partition == p && committed->elems[k].offset > 0)
+                                        expected = committed->elems[k].offset - 1;
+                        if (expected < 0)
+                                continue;       /* never committed: it starts from the start */
+                }
+                if (strict ? have != expected : have < expected) {
+                        snprintf(have_text, sizeof(have_text), "%lld", have);
+                        log_rewind(rt, p, expected + 1, have_text);
+                        rd_kafka_topic_partition_list_add(seeks, OA_TOPIC_EVENTS, p)->offset = target_of(have);
+                }
+        }
+        if (seeks->cnt > 0)
+                seek(rt, seeks);
+out:
+        if (reply)
+                freeReplyObject(reply);
+        if (seeks)
+                rd_kafka_topic_partition_list_destroy(seeks);
+        if (committed)
+                rd_kafka_topic_partition_list_destroy(committed);
+        if (asg)
+                rd_kafka_topic_partition_list_destroy(asg);
 }
 
 /* ---- flushing ---- */
@@ -179,6 +299,8 @@ static void redis_state(oa_realtime *rt, bool down) {
                 return;
         rt->redis_down = down;
         oa_metrics_gauge_set(rt->m.redis_up, down ? 0 : 1);
+        if (!down)
+                rt->next_check_ms = 0;  /* back: did it keep its data? */
         if (down)
                 oa_log_warn("redis does not accept the batch; consumption paused, the batch is kept",
                             "error", rt->redis_err);
@@ -246,11 +368,13 @@ fail:
 
 static void take(oa_realtime *rt, const oa_kmsg *m) {
         Oa__Event *ev = NULL;
-        int64_t *slot = rewound_slot(rt, m->partition);
+        int64_t *slot = slot_of(rt->rewound, m->partition), *sought = slot_of(rt->sought, m->partition);
         char pos[48];
         int r;
 
         oa_metrics_counter_inc(rt->m.messages, 1);
+        if (sought)
+                *sought = -1;
         if (m->value)
                 ev = oa__event__unpack(NULL, m->value_len, m->value);
         r = oa_rt_batch_add(&rt->batch, ev, m->partition, m->offset, slot ? *slot : -1, wall_ms(), mono_ms());
@@ -299,6 +423,8 @@ int oa_realtime_run(oa_realtime *rt) {
                         }
                         wait = (int) (due - now < POLL_MAX_MS ? due - now : POLL_MAX_MS);
                 }
+                if (rt->batch.n_msgs == 0 && now >= rt->next_check_ms)
+                        check_markers(rt);
                 r = oa_kcons_poll(rt->kc, wait, &m, err, sizeof(err));
                 if (r == 1) {
                         take(rt, &m);

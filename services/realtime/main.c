@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
                 r = oa_realtime_metrics_setup(&rt);
         if (r == 0)
                 r = oa_rt_batch_init(&rt.batch, cfg.top_max);
-        if (r == 0 && !(rt.rewound = oa_map_new()))
+        if (r == 0 && (!(rt.rewound = oa_map_new()) || !(rt.sought = oa_map_new())))
                 r = -ENOMEM;
         if (r < 0) {
                 oa_log_error("metrics and batch", "error", strerror(-r));
@@ -107,6 +107,10 @@ out:
         if (rt.rewound) {
                 oa_map_foreach(rt.rewound, free_value, NULL);
                 rt.rewound = oa_map_free(rt.rewound);
+        }
+        if (rt.sought) {
+                oa_map_foreach(rt.sought, free_value, NULL);
+                rt.sought = oa_map_free(rt.sought);
         }
         oa_rt_batch_done(&rt.batch);
         rt.metrics = oa_metrics_free(rt.metrics);

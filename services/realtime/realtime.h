@@ -13,7 +13,10 @@
  * the batch to where Redis is (the offset after the one applied), or, when Redis knows
  * nothing of a partition (a restart without persistence, an expired hash), to the first
  * message of the last OA_RT_SERIES_MIN + 1 minutes, and replays from there. Offsets are
- * stored for commit only after the script succeeded. */
+ * stored for commit only after the script succeeded. Between batches, every
+ * OA_REALTIME_CHECK_MS and right after Redis comes back, the offsets Redis holds are
+ * compared with the assigned partitions' positions, so a Redis that lost its data (restarted
+ * without persistence) is refilled for every partition, also those without new traffic. */
 #ifndef OA_REALTIME_H
 #define OA_REALTIME_H
 
@@ -43,6 +46,7 @@ typedef struct oa_realtime_cfg {
         long long retry_ms;
         long long redis_timeout_ms;
         long long kafka_timeout_ms;
+        long long check_ms;
 } oa_realtime_cfg;
 
 /* As oa_cfg_load for oa-realtime's table, plus the checks the table cannot express (log
@@ -118,6 +122,8 @@ typedef struct oa_realtime {
         oa_rds *rds;
         oa_rt_batch batch;
         oa_map *rewound;                /* partition (int32) -> offset of the last rewind */
+        oa_map *sought;                 /* partition -> offset sought, -1 once a message came */
+        int64_t next_check_ms;          /* when to compare Redis's offsets with ours */
         bool redis_down;
         int64_t retry_at_ms;            /* a failed flush is tried again then */
         char redis_err[200];
