@@ -23,13 +23,8 @@ import pytest
 
 import oa_it
 
-CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/120.0.0.0 Safari/537.36")
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
-GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-GB_IP = "81.2.69.142"
+CHROME, IPHONE, FIREFOX, GOOGLEBOT = oa_it.UA_CHROME, oa_it.UA_IPHONE, oa_it.UA_FIREFOX, oa_it.UA_GOOGLEBOT
+GB_IP = oa_it.GB_IP
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
