@@ -25,7 +25,7 @@ static const oa_cfg_opt opts[] = {
         { "batch-max", "OA_REALTIME_BATCH_MAX", OA_CFG_INT, "1000",
           offsetof(oa_realtime_cfg, batch_max), 1, 100000, 0,
           "events written to Redis in one script call at most" },
-        { "batch-ms", "OA_REALTIME_BATCH_MS", OA_CFG_INT, "50",
+        { "batch-ms", "OA_REALTIME_BATCH_MS", OA_CFG_INT, "20",
           offsetof(oa_realtime_cfg, batch_ms), 1, 10000, 0,
           "a batch is written at the latest this long after its first event (freshness)" },
         { "top-max", "OA_REALTIME_TOP_MAX", OA_CFG_INT, "1000",
