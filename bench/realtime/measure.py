@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,40 @@ def metric(port, name):
     _, body = c.req("GET", "/metrics")
     m = re.search(r"^" + re.escape(name) + r" (\S+)$", body.decode(), re.M)
     return float(m.group(1)) if m else 0.0
+
+
+def measure_streams(pid, reader, n, qpid, seconds=10):
+    """Open n streams, read them all for a while; oa-query's CPU per second and the events
+    received. The sockets are drained by one selector loop (this process, not oa-query)."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    socks = []
+    req = (f"GET /v1/projects/{pid}/realtime/stream HTTP/1.1\r\nHost: bench\r\n"
+           f"Authorization: Bearer {reader}\r\n\r\n").encode()
+    for _ in range(n):
+        sk = socket.create_connection(("127.0.0.1", QUERY), timeout=10)
+        sk.sendall(req)
+        sk.setblocking(False)
+        sel.register(sk, selectors.EVENT_READ)
+        socks.append(sk)
+    computed0 = metric(QUERY, 'oa_query_realtime_answers_total{result="computed"}')
+    received = 0
+    settle = time.monotonic() + 2
+    while time.monotonic() < settle:        # the first (immediate) events and the headers
+        for key, _ in sel.select(timeout=0.2):
+            key.fileobj.recv(1 << 16)
+    c0, t0 = proc_cpu_s(qpid), time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        for key, _ in sel.select(timeout=0.2):
+            received += key.fileobj.recv(1 << 16).count(b"\ndata: ")
+    cpu, wall = proc_cpu_s(qpid) - c0, time.monotonic() - t0
+    open_now = metric(QUERY, "oa_query_realtime_streams")
+    computed = metric(QUERY, 'oa_query_realtime_answers_total{result="computed"}') - computed0
+    for sk in socks:
+        sel.unregister(sk)
+        sk.close()
+    return {"n": n, "open": open_now, "events_per_s": received / wall, "cpu_pct": 100 * cpu / wall,
+            "computed_per_s": computed / wall}
 
 
 def main():
@@ -223,6 +258,10 @@ def main():
     computed = metric(QUERY, 'oa_query_realtime_answers_total{result="computed"}') - computed0
     load_after = loadavg()
 
+    # --- 2b. many streams: BENCH_STREAMS Server-Sent Events streams of one project --------
+    streams = measure_streams(pid, reader, int(env("BENCH_STREAMS", "1000")), qpid)
+    print(f"streams: {streams}", file=sys.stderr)
+
     # --- 3. Redis memory per active project -------------------------------------------------
     profiles = {"small": (20, 60, 10, 5), "busy": (500, 3000, 200, 50)}    # visitors, events, pages, referrers
     memory = {}
@@ -314,6 +353,11 @@ def main():
         f"paced: {'within' if ok_paced else 'NOT within'}. "
         f"{polls} polls needed {computed:.0f} Redis computations",
         "(one per second of polling): the others were served from the shared answer.",
+        "",
+        f"**Many streams**: {streams['n']} `/realtime/stream` connections of one project held open and read",
+        f"for 10 s ({streams['open']:.0f} open as oa-query counts them): {streams['events_per_s']:.0f} events/s delivered,",
+        f"oa-query used {streams['cpu_pct']:.1f}% of one core, and {streams['computed_per_s']:.2f} Redis computations per second",
+        "(one timer for every stream, one shared computation per project per second).",
         "",
         "**Redis memory per active project** (MEMORY USAGE of each key after one minute of traffic; a",
         "minute's keys live 31 minutes, so a project active all the time holds 31 minutes of them,",

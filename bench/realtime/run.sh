@@ -11,6 +11,8 @@
 #      answering GET /healthz (the baseline: the server's floor), in alternation over
 #      BENCH_ROUNDS rounds; req/s and p99. wrk runs one thread by default, so on a 2-core
 #      machine wrk and oa-query each have a core (with -t2 they fight over both).
+#   2b. many streams: BENCH_STREAMS (1000) event streams of one project held open: events
+#      delivered per second, oa-query's CPU, Redis computations per second.
 #   3. Redis memory per active project: MEMORY USAGE of every realtime key of a project
 #      after a minute of traffic, for a small and a busy site, times the 31 minutes a
 #      minute's keys live, plus the recent list.
@@ -32,7 +34,7 @@ BUILD=${BENCH_BUILD_DIR:-$REPO/build-release}
 OFF=${BENCH_PORT_OFFSET:-8000}
 export BENCH_THREADS=${BENCH_THREADS:-1} BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-200}
 export BENCH_DURATION=${BENCH_DURATION:-10s} BENCH_ROUNDS=${BENCH_ROUNDS:-3}
-export BENCH_SAMPLES=${BENCH_SAMPLES:-200}
+export BENCH_SAMPLES=${BENCH_SAMPLES:-200} BENCH_STREAMS=${BENCH_STREAMS:-1000}
 STACK="$REPO/compose/local/stack.sh"
 
 say() { echo "[bench/realtime] $*" >&2; }
