@@ -100,12 +100,11 @@ int main(int argc, char **argv) {
                 goto out;
         }
         chc = (oa_ch_cfg) { .url = cfg.clickhouse_url, .user = cfg.clickhouse_user,
-                            .password = cfg.clickhouse_password,
-                            .connect_timeout_ms = (long) cfg.clickhouse_timeout_ms,
+                            .password = cfg.clickhouse_password, .database = cfg.clickhouse_database,
                             .query_timeout_ms = (long) cfg.clickhouse_timeout_ms };
         r = oa_ch_new(&chc, &q.ch, err, sizeof(err));
         if (r < 0) {
-                oa_log_error("clickhouse client", "error", err);
+                oa_log_error("clickhouse client", "error", err[0] ? err : strerror(-r));
                 goto out;
         }
         r = oa_rl_new(q.rds, RL_LOCAL_MAX, &q.rl);
@@ -150,10 +149,10 @@ out:
         if (q.srv)
                 oa_query_streams_end(&q);
         q.srv = oa_http_server_free(q.srv);
-        q.ch = oa_ch_free(q.ch);
         oa_query_rt_free(&q);
         q.gate = oa_gate_free(q.gate);
         q.rl = oa_rl_free(q.rl);
+        q.ch = oa_ch_free(q.ch);
         q.rds = oa_rds_free(q.rds);
         q.kprod = oa_kprod_free(q.kprod);
         q.projects = oa_projects_free(q.projects);

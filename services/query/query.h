@@ -47,11 +47,12 @@ typedef struct oa_query_cfg {
         long long redis_timeout_ms;
         long long max_connections;
         long long drain_timeout_ms;
-        /* realtime.c, sse.c, verify.c */
         char *clickhouse_url;
         char *clickhouse_user;
         char *clickhouse_password;
+        char *clickhouse_database;
         long long clickhouse_timeout_ms;
+        /* realtime.c, sse.c */
         long long realtime_cache_ms;
         long long stream_interval_ms;
 } oa_query_cfg;
