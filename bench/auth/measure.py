@@ -65,8 +65,8 @@ def redis_version(url):
     return data.decode(errors="replace").split("redis_version:")[1].split()[0]
 
 
-def wrk(url, header, duration, threads, conns):
-    args = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}", "--latency"]
+def wrk(url, header, duration, threads, conns, extra=()):
+    args = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}", "--latency", *extra]
     if header:
         args += ["-H", header]
     out = subprocess.run(args + [url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

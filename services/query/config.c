@@ -49,6 +49,29 @@ static const oa_cfg_opt opts[] = {
         { "drain-timeout-ms", "OA_QUERY_DRAIN_TIMEOUT_MS", OA_CFG_INT, "10000",
           offsetof(oa_query_cfg, drain_timeout_ms), 0, 600000, 0,
           "on SIGTERM, how long requests in flight (writes waiting for Kafka) may take" },
+        { "clickhouse-url", "OA_CLICKHOUSE_URL", OA_CFG_STRING, "http://127.0.0.1:8123",
+          offsetof(oa_query_cfg, clickhouse_url), 0, 0, OA_CFG_REQUIRED,
+          "ClickHouse HTTP interface the stats routes read oa.events and oa.sessions from" },
+        { "clickhouse-user", "OA_CLICKHOUSE_USER", OA_CFG_STRING, "default",
+          offsetof(oa_query_cfg, clickhouse_user), 0, 0, 0,
+          "ClickHouse user (a read-only user is enough for oa-query)" },
+        { "clickhouse-password", "OA_CLICKHOUSE_PASSWORD", OA_CFG_STRING, "",
+          offsetof(oa_query_cfg, clickhouse_password), 0, 0, OA_CFG_SECRET,
+          "ClickHouse password (HTTP Basic authentication)" },
+        { "clickhouse-database", "OA_CLICKHOUSE_DATABASE", OA_CFG_STRING, "oa",
+          offsetof(oa_query_cfg, clickhouse_database), 0, 0, 0,
+          "ClickHouse database holding events and sessions" },
+        { "clickhouse-timeout-ms", "OA_QUERY_CLICKHOUSE_TIMEOUT_MS", OA_CFG_INT, "10000",
+          offsetof(oa_query_cfg, clickhouse_timeout_ms), 1000, 600000, 0,
+          "time budget of one stats query (ClickHouse's max_execution_time, whole seconds); "
+          "past it the route answers 503 with Retry-After" },
+        { "realtime-cache-ms", "OA_QUERY_REALTIME_CACHE_MS", OA_CFG_INT, "1000",
+          offsetof(oa_query_cfg, realtime_cache_ms), 1, 60000, 0,
+          "one realtime computation per project is shared by every poller and stream within "
+          "a slot of this length" },
+        { "stream-interval-ms", "OA_QUERY_STREAM_INTERVAL_MS", OA_CFG_INT, "1000",
+          offsetof(oa_query_cfg, stream_interval_ms), 100, 60000, 0,
+          "how often /realtime/stream pushes the realtime object" },
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

@@ -39,6 +39,16 @@ ISO_UTC_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 # Reports of the sanitizers the debug build uses (ASan, UBSan, LSan) in a program's stderr.
 SANITIZER_RE = re.compile(rb"runtime error:|==\d+==(?:ERROR|WARNING): \w*Sanitizer")
 
+# Clients of the ingest tests: real browsers' and a crawler's User-Agents, and a British
+# address in every edition of the location database.
+UA_CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Chrome/120.0.0.0 Safari/537.36")
+UA_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+             "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+UA_FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+UA_GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+GB_IP = "81.2.69.142"
+
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # What the run learns besides pass/fail: timings (name -> list of seconds) and notes on
