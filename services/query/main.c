@@ -1,6 +1,6 @@
 /* oa-query: the skeleton every daemon shares. Configuration, logging, signals, the
- * clients (metrics, the projects catalogue, the producer for writes, Redis and the rate
- * limiter, the HTTP server and its routes), the event loop until SIGTERM, the drain, and
+ * clients (metrics, the projects catalogue, the producer for writes, Redis, ClickHouse
+ * and the read cache, the rate limiter, the HTTP server and its routes), the event loop until SIGTERM, the drain, and
  * everything destroyed in the reverse order. The work is in api.c, manage.c and feed.c. */
 #include "query.h"
 
@@ -18,6 +18,7 @@ int main(int argc, char **argv) {
         oa_query q = { .wake = { -1, -1 } };
         oa_http_server_cfg hc;
         oa_kafka_cfg kc;
+        oa_ch_cfg chc;
         oa_log_level level = OA_LOG_INFO;
         char err[512] = "";
         int ret = 1, r;
@@ -82,6 +83,16 @@ int main(int argc, char **argv) {
                 oa_log_error("redis client", "error", err);
                 goto out;
         }
+        chc = (oa_ch_cfg) { .url = cfg.clickhouse_url, .user = cfg.clickhouse_user,
+                            .password = cfg.clickhouse_password, .database = cfg.clickhouse_database,
+                            .query_timeout_ms = (long) cfg.clickhouse_timeout_ms };
+        r = oa_ch_new(&chc, &q.ch, err, sizeof(err));
+        if (r == 0)
+                r = oa_query_cache_new(cfg.cache_ttl_ms, (size_t) cfg.cache_max_entries, &q.cache);
+        if (r < 0) {
+                oa_log_error("clickhouse client", "error", err[0] ? err : strerror(-r));
+                goto out;
+        }
         r = oa_rl_new(q.rds, RL_LOCAL_MAX, &q.rl);
         if (r == 0)
                 r = oa_gate_new(q.rl, cfg.auth_fail_limit, &q.gate);
@@ -123,6 +134,8 @@ out:
         q.srv = oa_http_server_free(q.srv);
         q.gate = oa_gate_free(q.gate);
         q.rl = oa_rl_free(q.rl);
+        q.cache = oa_query_cache_free(q.cache);
+        q.ch = oa_ch_free(q.ch);
         q.rds = oa_rds_free(q.rds);
         q.kprod = oa_kprod_free(q.kprod);
         q.projects = oa_projects_free(q.projects);
