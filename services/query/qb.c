@@ -447,9 +447,10 @@ int oa_qb_sql(const oa_qb_spec *s, oa_qb_shape shape, const char *project, const
                         add(&q, ", m_%s", metrics[s->metrics[i]].name);
                 add(&q, " FROM (");
                 buckets(&q, t, from, to);
-                add(&q, ") ANY LEFT JOIN (");
+                /* current servers want an alias on each side of a JOIN */
+                add(&q, ") AS buckets ANY LEFT JOIN (");
                 aggregate(&q, project, from, to, true);
-                add(&q, ") USING d_%s", dims[t].name);
+                add(&q, ") AS agg USING d_%s", dims[t].name);
                 order_limit(&q);
                 return q.err;
         }

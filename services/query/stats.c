@@ -255,8 +255,9 @@ static void answer(oa_query_req *rq, const oa_auth_result *auth, const oa_qb_spe
                 oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "the query could not be built");
                 goto out;
         }
-        if (q->log_debug)
-                oa_log_debug("stats query", "sql", sqls[0]);
+        for (int i = 0; q->log_debug && i < 4; i++)
+                if (sqls[i])
+                        oa_log_debug("stats query", "sql", sqls[i]);
         hit = oa_query_cache_get(q->cache, key.data, key.len, t0, &hit_len);
         if (hit) {
                 oa_metrics_counter_inc(q->m.cache_hits, 1);

@@ -31,7 +31,20 @@ def test_openapi_served_and_valid(stack, q, tmp_path):
     doc = json.loads(r.body)
     validate(doc)
     assert doc["openapi"].startswith("3.1")
-    for path in ("/v1/projects", "/v1/projects/{id}", "/v1/keys", "/v1/keys/{key_id}"):
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    # every operation of /v1 documents the rate-limit headers on its success answer and
+    # its errors with the error schema
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if not path.startswith("/v1/") or method == "parameters":
+                continue
+            ok = [r for code, r in op["responses"].items() if code.startswith("2")]
+            assert ok and all("X-RateLimit-Limit" in r.get("headers", {}) for r in ok), (method, path)
+            assert "401" in op["responses"] and "429" in op["responses"], (method, path)
+    for path in ("/v1/projects", "/v1/projects/{id}", "/v1/keys", "/v1/keys/{key_id}", "/collect",
+                 "/v1/projects/{id}/events", "/v1/projects/{id}/pageviews", "/v1/projects/{id}/sessions",
+                 "/v1/projects/{id}/conversions", "/v1/projects/{id}/timeseries", "/v1/projects/{id}/query",
+                 "/v1/projects/{id}/export", "/v1/projects/{id}/filtered"):
         assert path in doc["paths"], path
 
 

@@ -10,6 +10,7 @@ import glob
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -56,11 +57,13 @@ class World:
 def world(stack, q):
     w = World()
     migrate(stack)
-    acc = stack.admin.account_create(stack.name("stats"), "business")
+    # enterprise with a large custom limit: the hostile table and the contract run send
+    # thousands of requests with one key
+    acc = stack.admin.account_create(stack.name("stats"), "enterprise", limit=1000000)
     other = stack.admin.account_create(stack.name("stats-other"), "business")
     w.p1 = stack.admin.project_create(acc["id"], stack.name("p1"), "example.com", timezone=TZ)
     w.p2 = stack.admin.project_create(other["id"], stack.name("p2"), "example.org")
-    _, w.secret, _ = stack.admin.key_create(acc["id"], stack.name("reader"), ["stats:read"])
+    _, w.secret, _ = stack.admin.key_create(acc["id"], stack.name("reader"), ["stats:read", "projects:read"])
     _, w.other_secret, _ = stack.admin.key_create(other["id"], stack.name("other"), ["stats:read"])
     w.events, w.sessions = ds.generate(w.p1["id"], w.p1["site_id"], seed=7)
     e2, s2 = ds.generate(w.p2["id"], w.p2["site_id"], seed=8, n_visitors=40)
@@ -417,3 +420,74 @@ def test_clickhouse_down_or_too_slow_is_503_with_retry_after(world, stack):
     stall.close()
     for c in conns:
         c.close()
+
+
+def test_contract_schemathesis(world, stack, tmp_path):
+    """schemathesis (PyPI) against the live oa-query with the document it serves: no 5xx,
+    every response matches its documented schema, content type and status code. Bounded
+    in time; oa-edge's routes (/collect, the events API) are exercised in test_edge.py."""
+    w = world
+    cfg = tmp_path / "schemathesis.toml"
+    cfg.write_text(
+        f'base-url = "http://127.0.0.1:{w.q.port}"\n'
+        f'headers = {{ Authorization = "Bearer {w.secret}" }}\n'
+        f'parameters = {{ "path.id" = "{w.p1["id"]}" }}\n'
+        'generation.max-examples = 30\n'
+        'request-timeout = 10.0\n')
+    cmd = ["st", "--config-file", str(cfg), "run", f"http://127.0.0.1:{w.q.port}/openapi.json",
+           "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,"
+           "status_code_conformance",
+           "--exclude-path-regex", r"^/(collect|v1/projects/\{id\}/events)$",
+           "--phases", "examples,coverage,fuzzing", "--seed", "1", "--workers", "2",
+           "--max-failures", "20"]
+    started = time.monotonic()
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=170)
+    oa_it.record_timing("schemathesis contract run (s)", time.monotonic() - started)
+    out = res.stdout + res.stderr
+    print(out[-3000:])
+    assert res.returncode == 0, out[-6000:]
+
+
+def test_same_sql_on_current_clickhouse(world, stack):
+    """Every SELECT oa-query sent during this module (its debug log) runs on a current
+    ClickHouse engine too (chdb, in process) over the same data, with the same answer as
+    on the stack's ClickHouse 18.16: the SQL is portable, not only accepted by 18.16."""
+    from chdb import session as chs
+
+    w = world
+    sqls = []
+    with open(w.q.log_path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if '"stats query"' not in line:
+                continue
+            sql = json.loads(line).get("sql", "")
+            if (w.p1["id"] in sql or w.p2["id"] in sql) and sql not in sqls:
+                sqls.append(sql)
+    assert len(sqls) >= 50, f"only {len(sqls)} stats queries in {w.q.log_path}"
+    s = chs.Session()
+    migrate_into = lambda stmt: s.query(stmt)
+    for path in sorted(glob.glob(os.path.join(REPO, "services", "admin", "migrations", "*.sql"))):
+        text = "\n".join(l for l in open(path).read().splitlines() if not l.strip().startswith("--"))
+        for stmt in text.split(";"):
+            if stmt.strip():
+                migrate_into(stmt)
+    e2, s2 = ds.generate(w.p2["id"], w.p2["site_id"], seed=8, n_visitors=40)
+    for table, rows in (("oa.events", ds.event_rows(w.events + e2)), ("oa.sessions", ds.session_rows(w.sessions + s2))):
+        s.query(f"INSERT INTO {table} FORMAT JSONEachRow " + "\n".join(json.dumps(r) for r in rows))
+    version = s.query("SELECT version()", "CSV").bytes().decode().strip()
+    compared = 0
+    for sql in sqls[:400]:
+        new = json.loads(s.query(sql, "JSON").bytes())["data"]
+        old = json.loads(oa_it.ch_query(stack.clickhouse_url.rstrip("/") +
+                                         "/?output_format_json_quote_64bit_integers=0",
+                                         sql + " FORMAT JSON"))["data"]
+        assert len(new) == len(old), (version, sql)
+        for a, b in zip(new, old):
+            assert set(a) == set(b), (sql, a, b)
+            for k in a:
+                if isinstance(b[k], (int, float)):
+                    assert float(a[k]) == pytest.approx(float(b[k]), abs=0.011), (version, sql, k)
+                else:
+                    assert a[k] == b[k], (version, sql, k)
+        compared += 1
+    oa_it.note(f"{compared} stats SELECTs gave the same answer on ClickHouse 18.16 and {version} (chdb)")
