@@ -443,7 +443,7 @@ static int body_field(oa_qb_spec *s, const char *key, yajl_val v, yajl_val order
         if (strcmp(key, "pagination") == 0) {
                 const char *lp[] = { "limit", NULL }, *pp[] = { "page", NULL }, *op[] = { "offset", NULL };
                 yajl_val l, p, o;
-                long long off;
+                long long off = 0;
                 int r = 0;
 
                 if (!YAJL_IS_OBJECT(v))
@@ -465,7 +465,8 @@ static int body_field(oa_qb_spec *s, const char *key, yajl_val v, yajl_val order
                         r = count_from(o, 0, 1000000000, "pagination.offset", &off, errbuf, errlen);
                         if (r == 0 && off % s->limit)
                                 FAIL("pagination.offset: must be a multiple of limit");
-                        s->page = off / s->limit + 1;
+                        if (r == 0)
+                                s->page = off / s->limit + 1;
                 }
                 return r;
         }
