@@ -21,7 +21,7 @@ import time
 import urllib.parse
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "10"))
-DURATION = float(os.environ.get("BENCH_DURATION", "15"))
+DURATION = float(os.environ.get("BENCH_DURATION", "20"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 READS = json.loads(os.environ["BENCH_READS"])
 KEY = os.environ["BENCH_KEY"]
@@ -40,7 +40,7 @@ def load(hostport, make_request):
     stop = time.monotonic() + DURATION
 
     def worker():
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
         mine = []
         while time.monotonic() < stop:
             method, path, body, headers = make_request()
@@ -57,7 +57,7 @@ def load(hostport, make_request):
                 with lock:
                     errors.append(("io", str(e)))
                 conn.close()
-                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                conn = http.client.HTTPConnection(host, int(port), timeout=120)
                 continue
             mine.append(time.perf_counter() - t)
         conn.close()
@@ -89,13 +89,13 @@ def main():
             for name, hp, mk in variants(read):
                 lat, errors = load(hp, mk)
                 if errors:
-                    raise SystemExit(f"{read['name']} / {name}: {len(errors)} errors, first {errors[0]}")
-                row = (pct(lat, 0.5), pct(lat, 0.99), len(lat), len(lat) / DURATION)
+                    print(f"{read['name']} / {name}: {len(errors)} errors, first {errors[0]}", flush=True)
+                row = (pct(lat, 0.5), pct(lat, 0.99), len(lat), len(lat) / DURATION, len(errors))
                 res.setdefault((read["name"], name), []).append(row)
                 print(f"round {rnd + 1} {read['name']:<28} {name:<28} p50 {row[0]:8.1f} ms  p99 {row[1]:8.1f} ms  "
                       f"{row[3]:7.1f} req/s  n={row[2]}", flush=True)
-    lines = ["| read | variant | p50 ms | p99 ms | req/s | overhead p50 / p99 vs ClickHouse |",
-             "|---|---|---:|---:|---:|---|"]
+    lines = ["| read | variant | p50 ms | p99 ms | req/s | answers (errors) | overhead p50 / p99 vs ClickHouse |",
+             "|---|---|---:|---:|---:|---:|---|"]
     for read in READS:
         base = res[(read["name"], "ClickHouse HTTP, same SQL")]
         for name, _, _ in variants(read):
@@ -103,13 +103,15 @@ def main():
             p50 = statistics.median(r[0] for r in rows)
             p99 = statistics.median(r[1] for r in rows)
             rps = statistics.median(r[3] for r in rows)
+            n_ok = sum(r[2] for r in rows)
+            n_err = sum(r[4] for r in rows)
             if name == "ClickHouse HTTP, same SQL":
                 ratio = "baseline"
             else:
                 r50 = statistics.median(a[0] / b[0] for a, b in zip(rows, base))
                 r99 = statistics.median(a[1] / b[1] for a, b in zip(rows, base))
                 ratio = f"{r50:.2f} / {r99:.2f}"
-            lines.append(f"| {read['name']} | {name} | {p50:.1f} | {p99:.1f} | {rps:.1f} | {ratio} |")
+            lines.append(f"| {read['name']} | {name} | {p50:.1f} | {p99:.1f} | {rps:.1f} | {n_ok} ({n_err}) | {ratio} |")
     table = "\n".join(lines)
     print(table)
     doc = os.environ.get("BENCH_DOC")

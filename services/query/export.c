@@ -222,6 +222,7 @@ void oa_query_stats_export(oa_query_req *rq, const oa_auth_result *auth, const c
         rq->req->res.status = 200;
         rq->req->res.reason = "OK";
         oa_http_add_header(rq->req, "Content-Type", "application/x-ndjson");
+        oa_http_add_header(rq->req, "X-Accel-Buffering", "no");        /* nginx: pass chunks on */
         h2o_start_response(rq->req, &e->super);
         send_chunk(e);
 }

@@ -293,8 +293,23 @@ static void where(sql *q, const char *project, int from, int to) {
         }
 }
 
-/* The aggregate part: SELECT d_..., m_... FROM <table> WHERE ... GROUP BY d_... For
- * sessions the rows of each session are summed by sign first. */
+/* True when a dimension (of the first nd) or a filter of s reads a session column that
+ * changes as the session grows (exit_page; the metrics' columns are summed by sign). */
+static bool session_varies(const oa_qb_spec *s, size_t nd) {
+        int exit_page = oa_qb_dim_find("exit_page", 9);
+
+        for (size_t i = 0; i < nd; i++)
+                if (s->dims[i] == exit_page)
+                        return true;
+        for (size_t i = 0; i < s->n_nodes; i++)
+                if (s->nodes[i].op != OA_QB_AND && s->nodes[i].op != OA_QB_OR && s->nodes[i].op != OA_QB_NOT &&
+                    s->nodes[i].field == exit_page)
+                        return true;
+        return false;
+}
+
+/* The aggregate part: SELECT d_..., m_... FROM <table> WHERE ... GROUP BY d_... Session
+ * rows are weighed by sign (see session_varies). */
 static void aggregate(sql *q, const char *project, int from, int to, bool with_dims) {
         const oa_qb_spec *s = q->s;
         size_t nd = with_dims ? s->n_dims : 0;
@@ -318,7 +333,22 @@ static void aggregate(sql *q, const char *project, int from, int to, bool with_d
                 add(q, "event_type, event_name, visitor_id, user_id, revenue, currency FROM oa.events");
                 where(q, project, from, to);
                 add(q, ")");
+        } else if (!session_varies(s, nd)) {
+                /* Every column used is the same in all rows of a session: the rows
+                 * weighed by sign are the live sessions, and a visitor with rows in a
+                 * group has a live session there. */
+                add(q, " FROM (SELECT ");
+                for (size_t i = 0; i < nd; i++) {
+                        dim_expr(q, s->dims[i]);
+                        add(q, " AS d_%s, ", dims[s->dims[i]].name);
+                }
+                add(q, "visitor_id, sign AS s, sign * pageviews AS pv, sign * events AS ev, "
+                    "sign * duration AS dur, sign * is_bounce AS b FROM oa.sessions");
+                where(q, project, from, to);
+                add(q, ")");
         } else {
+                /* exit_page changes as a session grows: sum each session's rows by sign
+                 * first, keep the live ones (a cancelled state's +1 and -1 cancel out) */
                 add(q, " FROM (SELECT ");
                 for (size_t i = 0; i < nd; i++) {
                         dim_expr(q, s->dims[i]);

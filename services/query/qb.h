@@ -11,8 +11,9 @@
  * Times: from and to are dates in the project's time zone, both inclusive; the builder
  * turns them into a range of `timestamp` (events) or `start` (sessions: a session
  * belongs to the day it started) with toDateTime('YYYY-MM-DD 00:00:00', tz), so the
- * primary key still prunes. Sessions are read without FINAL: each session's +1/-1 rows
- * are summed by sign in a subquery and only live sessions (sum > 0) are counted. */
+ * primary key still prunes. Sessions are read without FINAL, weighing rows by sign; when
+ * a query groups or filters by exit_page (which changes as a session grows), each
+ * session's +1/-1 rows are summed first and only live sessions (sum > 0) are counted. */
 #ifndef OA_QUERY_QB_H
 #define OA_QUERY_QB_H
 

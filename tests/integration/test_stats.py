@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+import urllib.error
 import urllib.request
 
 import pytest
@@ -476,11 +477,33 @@ def test_same_sql_on_current_clickhouse(world, stack):
         s.query(f"INSERT INTO {table} FORMAT JSONEachRow " + "\n".join(json.dumps(r) for r in rows))
     version = s.query("SELECT version()", "CSV").bytes().decode().strip()
     compared = 0
+    refused = 0
     for sql in sqls[:400]:
-        new = json.loads(s.query(sql, "JSON").bytes())["data"]
-        old = json.loads(oa_it.ch_query(stack.clickhouse_url.rstrip("/") +
-                                         "/?output_format_json_quote_64bit_integers=0",
-                                         sql + " FORMAT JSON"))["data"]
+        old = new = None
+        try:
+            old = json.loads(oa_it.ch_query(stack.clickhouse_url.rstrip("/") +
+                                             "/?output_format_json_quote_64bit_integers=0",
+                                             sql + " FORMAT JSON"))["data"]
+        except urllib.error.HTTPError as e:
+            old_err = e.read().decode(errors="replace")
+        try:
+            try:
+                new = json.loads(s.query(sql, "JSON").bytes())["data"]
+            except ValueError:
+                # chdb can hand back the tail of the previous failed query once: again
+                new = json.loads(s.query(sql, "JSON").bytes())["data"]
+        except Exception as e:      # noqa: BLE001 (chdb raises its own error type)
+            new_err = str(e)
+        if old is None or new is None:
+            # Only a regular expression of the hostile table may be refused, by either
+            # engine (their RE2 versions differ on a lone backslash or \x escapes);
+            # oa-query answers that 400 (code 427), never 500.
+            if old is None:
+                assert "Code: 427" in old_err, (sql, old_err[:300])
+            if new is None:
+                assert "CANNOT_COMPILE_REGEXP" in new_err, (version, sql, new_err[:300])
+            refused += 1
+            continue
         assert len(new) == len(old), (version, sql)
         for a, b in zip(new, old):
             assert set(a) == set(b), (sql, a, b)
@@ -490,4 +513,6 @@ def test_same_sql_on_current_clickhouse(world, stack):
                 else:
                     assert a[k] == b[k], (version, sql, k)
         compared += 1
-    oa_it.note(f"{compared} stats SELECTs gave the same answer on ClickHouse 18.16 and {version} (chdb)")
+    assert compared >= 50
+    oa_it.note(f"{compared} stats SELECTs gave the same answer on ClickHouse 18.16 and {version} (chdb); "
+               f"{refused} refused (invalid regular expressions of the hostile table)")

@@ -233,6 +233,24 @@ Test(oa_qb_sql, sessions_are_weighed_by_sign_without_final) {
         cr_assert(strstr(sql, "GROUP BY d_exit_page, session_id, visitor_id"), "%s", sql);
 }
 
+Test(oa_qb_sql, sessions_without_exit_page_sum_rows_by_sign_directly) {
+        const char *kv[] = { "from", "2026-03-01", "to", "2026-03-31", "group_by", "country", NULL };
+        const char *fx[] = { "from", "2026-03-01", "to", "2026-03-31", "group_by", "country",
+                             "filters", "[[\"is\",\"exit_page\",[\"/\"]]]", NULL };
+        oa_qb_spec s;
+        char *sql;
+
+        cr_assert_eq(parse_get(&s, OA_QB_SESSIONS_ROUTE, kv), 0, "%s", err);
+        sql = sql_of(&s, OA_QB_ROWS, "UTC");
+        cr_assert(strstr(sql, "sign AS s, sign * pageviews AS pv"), "%s", sql);
+        cr_assert_null(strstr(sql, "session_id"), "%s", sql);
+        cr_assert_null(strstr(sql, "FINAL"), "%s", sql);
+        /* a filter on exit_page needs the per-session sums */
+        cr_assert_eq(parse_get(&s, OA_QB_SESSIONS_ROUTE, fx), 0, "%s", err);
+        sql = sql_of(&s, OA_QB_ROWS, "UTC");
+        cr_assert(strstr(sql, "HAVING s > 0"), "%s", sql);
+}
+
 typedef struct interval_row {
         char name[8];
 } interval_row;
