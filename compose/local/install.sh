@@ -72,12 +72,14 @@ info "Kafka jars: $(kafka_lib_dir)"
 # The tests' Python modules come from Debian (python3-yaml, python3-pytest above). Tests run
 # with the first python3 on PATH, which may be another interpreter (pyenv, a venv) that does
 # not see Debian's modules: give that one the same modules from PyPI. The OpenAPI validator
-# (openapi-spec-validator, a real OpenAPI 3.1 validator) is not packaged by Debian 12.
-if ! python3 -c 'import yaml, pytest, openapi_spec_validator' >/dev/null 2>&1; then
-        info "installing PyYAML, pytest and openapi-spec-validator for $(command -v python3)"
+# (openapi-spec-validator, a real OpenAPI 3.1 validator) is not packaged by Debian 12, nor
+# are schemathesis (the API contract run of the stats tests) and chdb (current ClickHouse
+# in process: the stats SQL checked on today's engine, not only on Debian's 18.16).
+if ! python3 -c 'import yaml, pytest, openapi_spec_validator, schemathesis, chdb' >/dev/null 2>&1; then
+        info "installing PyYAML, pytest, openapi-spec-validator, schemathesis and chdb for $(command -v python3)"
         PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
-                pyyaml pytest openapi-spec-validator </dev/null ||
-                die "$(command -v python3) lacks PyYAML, pytest or openapi-spec-validator and pip could not install them"
+                pyyaml pytest openapi-spec-validator schemathesis chdb </dev/null ||
+                die "$(command -v python3) lacks PyYAML, pytest, openapi-spec-validator, schemathesis or chdb and pip could not install them"
 fi
 # chdb (a current ClickHouse engine in process, from PyPI): tests/compat/test_chdb.py runs the
 # schema and oa-sink's SQL on it, as Compose and Kubernetes users' ClickHouse would.

@@ -34,7 +34,7 @@ typedef struct route {
         bool project_id;                /* that id is a project: oa_auth_check checks it */
         const char *allow;
         method_entry methods[4];
-        const char *sub;                /* segments after the id ("realtime/stream"), or NULL */
+        const char *sub;                /* after the id: "pageviews", "realtime/stream" */
 } route;
 
 static const route routes[] = {
@@ -69,6 +69,33 @@ static const route routes[] = {
                 { "GET", OA_SCOPE_STATS_READ, oa_query_verify },
                 { "HEAD", OA_SCOPE_STATS_READ, oa_query_verify },
         }, "verify" },
+        /* stats (stats.c, export.c) */
+        { "/v1/projects/:id/pageviews", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_stats_pageviews },
+                { "HEAD", OA_SCOPE_STATS_READ, oa_query_stats_pageviews },
+        }, "pageviews" },
+        { "/v1/projects/:id/sessions", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_stats_sessions },
+                { "HEAD", OA_SCOPE_STATS_READ, oa_query_stats_sessions },
+        }, "sessions" },
+        { "/v1/projects/:id/conversions", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_stats_conversions },
+                { "HEAD", OA_SCOPE_STATS_READ, oa_query_stats_conversions },
+        }, "conversions" },
+        { "/v1/projects/:id/timeseries", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_stats_timeseries },
+                { "HEAD", OA_SCOPE_STATS_READ, oa_query_stats_timeseries },
+        }, "timeseries" },
+        { "/v1/projects/:id/query", "projects", true, true, "POST", {
+                { "POST", OA_SCOPE_STATS_READ, oa_query_stats_query },
+        }, "query" },
+        { "/v1/projects/:id/export", "projects", true, true, "GET", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_stats_export },
+        }, "export" },
+        { "/v1/projects/:id/filtered", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_stats_filtered },
+                { "HEAD", OA_SCOPE_STATS_READ, oa_query_stats_filtered },
+        }, "filtered" },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -138,7 +165,7 @@ static void count_gate(oa_query *q, const oa_gate_result *g) {
 
 /* ---- answering ---- */
 
-static void add_headers(oa_query_req *rq, int status) {
+void oa_query_add_headers(oa_query_req *rq, int status) {
         h2o_req_t *req = rq->req;
 
         if (rq->has_limit) {
@@ -153,7 +180,7 @@ static void add_headers(oa_query_req *rq, int status) {
 
 /* One line per request: debug for reads, info for writes (an audit trail of changes).
  * The key is named by its id; the Authorization header is never logged. */
-static void log_request(oa_query_req *rq, int status) {
+void oa_query_log_request(oa_query_req *rq, int status) {
         bool write = strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0;
         struct timespec end;
         char st[8], ms[24];
@@ -170,26 +197,26 @@ static void log_request(oa_query_req *rq, int status) {
 }
 
 void oa_query_start_response(oa_query_req *rq, int status) {
-        add_headers(rq, status);
-        log_request(rq, status);
+        oa_query_add_headers(rq, status);
+        oa_query_log_request(rq, status);
 }
 
 void oa_query_send_json(oa_query_req *rq, int status, const char *body, size_t len) {
-        add_headers(rq, status);
+        oa_query_add_headers(rq, status);
         oa_http_send_json(rq->req, status, body, len);
-        log_request(rq, status);
+        oa_query_log_request(rq, status);
 }
 
 void oa_query_send_error(oa_query_req *rq, int status, const char *code, const char *message) {
-        add_headers(rq, status);
+        oa_query_add_headers(rq, status);
         oa_http_send_error(rq->req, status, code, message);
-        log_request(rq, status);
+        oa_query_log_request(rq, status);
 }
 
 void oa_query_send_empty(oa_query_req *rq, int status) {
-        add_headers(rq, status);
+        oa_query_add_headers(rq, status);
         oa_http_send_empty(rq->req, status);
-        log_request(rq, status);
+        oa_query_log_request(rq, status);
 }
 
 /* ---- routing ---- */
@@ -200,6 +227,9 @@ void oa_query_send_empty(oa_query_req *rq, int status) {
 static const route *match(h2o_req_t *req, const method_entry **ret_entry, const char **ret_id) {
         h2o_iovec_t path = oa_http_path(req), segs[6];
         int n = oa_http_path_split(path.base, path.len, segs, 6);
+        /* a sub-resource: the rest of the path after the id, as sent */
+        const char *rest = n > 3 ? segs[3].base : NULL;
+        size_t rest_len = rest ? (size_t) (path.base + path.len - rest) : 0;
 
         *ret_entry = NULL;
         *ret_id = NULL;
@@ -208,17 +238,11 @@ static const route *match(h2o_req_t *req, const method_entry **ret_entry, const 
         for (size_t i = 0; i < N_ROUTES; i++) {
                 const route *rt = &routes[i];
 
-                if (rt->with_id != (n >= 3) || (n > 3) != (rt->sub != NULL) ||
+                if (rt->with_id != (n >= 3) ||
                     !h2o_memis(segs[1].base, segs[1].len, rt->collection, strlen(rt->collection)))
                         continue;
-                if (n > 3) {
-                        /* the sub path, as sent: "realtime" or "realtime/stream" */
-                        const char *from = segs[3].base;
-                        size_t len = (size_t) (segs[n - 1].base + segs[n - 1].len - from);
-
-                        if (!h2o_memis(from, len, rt->sub, strlen(rt->sub)))
-                                continue;
-                }
+                if (rest ? !rt->sub || !h2o_memis(rest, rest_len, rt->sub, strlen(rt->sub)) : rt->sub != NULL)
+                        continue;
                 if (n >= 3)
                         /* Longer than any id: cut, so it still matches nothing. */
                         *ret_id = h2o_strdup(&req->pool, segs[2].base, segs[2].len > 64 ? 64 : segs[2].len).base;

@@ -72,6 +72,18 @@ static const oa_cfg_opt opts[] = {
         { "stream-interval-ms", "OA_QUERY_STREAM_INTERVAL_MS", OA_CFG_INT, "1000",
           offsetof(oa_query_cfg, stream_interval_ms), 100, 60000, 0,
           "how often /realtime/stream pushes the realtime object" },
+        { "max-range-days", "OA_QUERY_MAX_RANGE_DAYS", OA_CFG_INT, "731",
+          offsetof(oa_query_cfg, max_range_days), 1, 36600, 0,
+          "longest from..to range of a stats read, in days; longer is 400" },
+        { "cache-ttl-ms", "OA_QUERY_CACHE_TTL_MS", OA_CFG_INT, "5000",
+          offsetof(oa_query_cfg, cache_ttl_ms), 0, 600000, 0,
+          "identical stats reads within this time are answered from memory (0: no cache)" },
+        { "cache-max-entries", "OA_QUERY_CACHE_MAX_ENTRIES", OA_CFG_INT, "1000",
+          offsetof(oa_query_cfg, cache_max_entries), 1, 1000000, 0,
+          "most answers the read cache holds" },
+        { "export-chunk-rows", "OA_QUERY_EXPORT_CHUNK_ROWS", OA_CFG_INT, "5000",
+          offsetof(oa_query_cfg, export_chunk_rows), 10, 1000000, 0,
+          "events per ClickHouse read while streaming /export (memory held per export)" },
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

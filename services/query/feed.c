@@ -117,6 +117,17 @@ int oa_query_metrics_setup(oa_query *q) {
         if (r == 0)
                 r = oa_metrics_counter_new(m, "oa_query_catalog_bad_records_total",
                                            "Records of oa.projects.v1 the catalogue refused.", &qm->bad_records);
+        if (r == 0)
+                r = oa_metrics_counter_family(m, "oa_query_clickhouse_queries_total",
+                                              "Stats queries sent to ClickHouse by result: ok, error (refused), "
+                                              "unavailable (down, or past its time budget).", result, 1,
+                                              &qm->ch_queries);
+        if (r == 0)
+                r = oa_metrics_counter_new(m, "oa_query_cache_hits_total",
+                                           "Stats reads answered from the read cache.", &qm->cache_hits);
+        if (r == 0)
+                r = oa_metrics_counter_new(m, "oa_query_cache_misses_total",
+                                           "Stats reads that went to ClickHouse.", &qm->cache_misses);
 #define CHILD(fam, out, ...) \
         if (r == 0) \
                 r = oa_metrics_family_counter(qm->fam, (const char *const[]) { __VA_ARGS__ }, &qm->out)
@@ -133,6 +144,9 @@ int oa_query_metrics_setup(oa_query *q) {
         CHILD(limit_local, fail_local, "authfail");
         CHILD(produce_failed, enqueue_failed, "enqueue");
         CHILD(produce_failed, delivery_failed, "delivery");
+        CHILD(ch_queries, ch_ok, "ok");
+        CHILD(ch_queries, ch_error, "error");
+        CHILD(ch_queries, ch_unavailable, "unavailable");
 #undef CHILD
         if (r == 0)
                 r = oa_metrics_on_collect(m, on_collect, q);

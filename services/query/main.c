@@ -1,6 +1,6 @@
 /* oa-query: the skeleton every daemon shares. Configuration, logging, signals, the
- * clients (metrics, the projects catalogue, the producer for writes, Redis and the rate
- * limiter, the HTTP server and its routes), the event loop until SIGTERM, the drain, and
+ * clients (metrics, the projects catalogue, the producer for writes, Redis, ClickHouse
+ * and the read cache, the rate limiter, the HTTP server and its routes), the event loop until SIGTERM, the drain, and
  * everything destroyed in the reverse order. The work is in api.c, manage.c and feed.c. */
 #include "query.h"
 
@@ -103,6 +103,8 @@ int main(int argc, char **argv) {
                             .password = cfg.clickhouse_password, .database = cfg.clickhouse_database,
                             .query_timeout_ms = (long) cfg.clickhouse_timeout_ms };
         r = oa_ch_new(&chc, &q.ch, err, sizeof(err));
+        if (r == 0)
+                r = oa_query_cache_new(cfg.cache_ttl_ms, (size_t) cfg.cache_max_entries, &q.cache);
         if (r < 0) {
                 oa_log_error("clickhouse client", "error", err[0] ? err : strerror(-r));
                 goto out;
@@ -152,6 +154,7 @@ out:
         oa_query_rt_free(&q);
         q.gate = oa_gate_free(q.gate);
         q.rl = oa_rl_free(q.rl);
+        q.cache = oa_query_cache_free(q.cache);
         q.ch = oa_ch_free(q.ch);
         q.rds = oa_rds_free(q.rds);
         q.kprod = oa_kprod_free(q.kprod);

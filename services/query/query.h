@@ -13,6 +13,7 @@
 #define OA_QUERY_H
 
 #include "oa/auth.h"
+#include "oa/ch.h"
 #include "oa/cfg.h"
 #include "oa/ch.h"
 #include "oa/entity.h"
@@ -55,6 +56,10 @@ typedef struct oa_query_cfg {
         /* realtime.c, sse.c */
         long long realtime_cache_ms;
         long long stream_interval_ms;
+        long long max_range_days;
+        long long cache_ttl_ms;
+        long long cache_max_entries;
+        long long export_chunk_rows;
 } oa_query_cfg;
 
 /* Load the configuration: defaults < environment < command line, --help, and
@@ -91,6 +96,8 @@ typedef struct oa_query_metrics {
         oa_metrics_counter *key_allowed, *key_limited, *fail_allowed, *fail_limited;
         oa_metrics_counter *key_local, *fail_local;
         oa_metrics_counter *enqueue_failed, *delivery_failed;
+        oa_metrics_family *ch_queries;          /* {result}: ok, error, unavailable */
+        oa_metrics_counter *ch_ok, *ch_error, *ch_unavailable, *cache_hits, *cache_misses;
 } oa_query_metrics;
 
 typedef struct oa_query {
@@ -127,8 +134,10 @@ typedef struct oa_query {
         size_t writes_in_flight;
         bool answering;                 /* false once the server is gone: drop reports */
 
+        /* stats.c, export.c */
+        oa_ch *ch;                      /* ClickHouse; queries run on the loop (see stats.c) */
+        struct oa_query_cache *cache;   /* cache.c */
         /* realtime.c, sse.c, verify.c */
-        oa_ch *ch;                      /* ClickHouse: verify's counts of today */
         oa_map *rt_cache;               /* project id -> its realtime object of this second */
         int64_t rt_swept_ms;
         struct oa_query_stream *streams; /* open /realtime/stream responses */
@@ -220,9 +229,54 @@ void oa_query_send_json(oa_query_req *rq, int status, const char *body, size_t l
 void oa_query_send_error(oa_query_req *rq, int status, const char *code, const char *message);
 void oa_query_send_empty(oa_query_req *rq, int status);
 
-/* Add the headers every /v1 answer carries (rate limits, Retry-After on 429 and 503,
- * Cache-Control) to rq's response, and write its log line: for a response started by hand
- * (the event stream). */
+/* Add the rate-limit headers, Retry-After and Cache-Control to a response about to be
+ * sent (by oa_query_send_* or by a streaming route). */
+void oa_query_add_headers(oa_query_req *rq, int status);
+
+/* Write the request's log line (after a streamed answer ends). */
+void oa_query_log_request(oa_query_req *rq, int status);
+
+/* ---- stats.c: the read routes on ClickHouse ---- */
+
+/* The only parameters of /export and /filtered: from and to (dates, from <= to, at most
+ * OA_QUERY_MAX_RANGE_DAYS). Returns 0, or -EINVAL after answering 400. */
+int oa_query_date_range(oa_query_req *rq, int *ret_from, int *ret_to);
+
+/* Append s (n bytes) to b as a quoted JSON string (oa_buf_add_json_str between quotes). */
+int oa_query_json_str(oa_buf *b, const char *s, size_t n);
+
+oa_query_handler oa_query_stats_pageviews, oa_query_stats_sessions, oa_query_stats_conversions,
+        oa_query_stats_timeseries, oa_query_stats_query, oa_query_stats_filtered;
+
+/* After a ClickHouse call failed with r: answer 503 unavailable with Retry-After (down,
+ * timeout, time budget exceeded, transient codes), 400 (a filter ClickHouse refused: an
+ * invalid regular expression) or 500, and count it. */
+void oa_query_ch_failed(oa_query_req *rq, int r, const char *errmsg);
+
+/* ---- export.c ---- */
+
+oa_query_handler oa_query_stats_export;
+
+/* ---- cache.c: identical reads within OA_QUERY_CACHE_TTL_MS answered from memory ---- */
+
+typedef struct oa_query_cache oa_query_cache;
+
+/* A cache of at most max answers kept ttl_ms. Returns 0 or -ENOMEM. */
+int oa_query_cache_new(long long ttl_ms, size_t max, oa_query_cache **ret);
+oa_query_cache *oa_query_cache_free(oa_query_cache *c);
+
+/* The answer stored under key (klen bytes) if younger than the TTL: its bytes (owned by
+ * the cache, valid until the next put) and length, else NULL. now_ms: monotonic. */
+const char *oa_query_cache_get(oa_query_cache *c, const char *key, size_t klen, int64_t now_ms,
+                               size_t *ret_len);
+
+/* Store a copy of val under key; when full, expired entries go first, then the oldest.
+ * Returns 0 or -ENOMEM (nothing stored). */
+int oa_query_cache_put(oa_query_cache *c, const char *key, size_t klen, const char *val,
+                       size_t vlen, int64_t now_ms);
+
+/* oa_query_add_headers, then the log line: for a response started by hand (the event
+ * stream). */
 void oa_query_start_response(oa_query_req *rq, int status);
 
 /* ---- manage.c ---- */
