@@ -72,8 +72,29 @@ static bool net_match(const oa_proxies *p, int family, const unsigned char *addr
         return false;
 }
 
-static int format_ip(int family, const unsigned char *addr, char *ret, size_t len) {
-        return inet_ntop(family, addr, ret, (socklen_t) len) ? 0 : -ENOSPC;
+int oa_ip_format(int family, const void *addr, char *ret, size_t len) {
+        const unsigned char *a = addr;
+        char buf[INET_ADDRSTRLEN], *p = buf;
+
+        if (family != AF_INET)
+                return inet_ntop(family, addr, ret, (socklen_t) len) ? 0 : -ENOSPC;
+        /* glibc's inet_ntop formats IPv4 through sprintf: on every request, that shows. */
+        for (int i = 0; i < 4; i++) {
+                unsigned v = a[i];
+
+                if (i)
+                        *p++ = '.';
+                if (v >= 100)
+                        *p++ = (char) ('0' + v / 100);
+                if (v >= 10)
+                        *p++ = (char) ('0' + v / 10 % 10);
+                *p++ = (char) ('0' + v % 10);
+        }
+        *p = '\0';
+        if ((size_t) (p - buf) + 1 > len)
+                return -ENOSPC;
+        memcpy(ret, buf, (size_t) (p - buf) + 1);
+        return 0;
 }
 
 /* Parse one "addr" or "addr/bits" item of n bytes. */
@@ -178,7 +199,7 @@ int oa_proxies_client_ip(const oa_proxies *p, const char *peer, const char *xff,
                 }
                 end = start ? start - 1 : 0;
         }
-        return format_ip(cur_family, cur, ret, len);
+        return oa_ip_format(cur_family, cur, ret, len);
 }
 
 /* The length of ip when it is an IPv4 address in the form inet_ntop writes (four
@@ -217,7 +238,7 @@ int oa_proxies_client_bucket(const char *ip, char *ret, size_t len) {
                 return -EINVAL;
         if (family == AF_INET6)
                 memset(addr + 8, 0, 8);
-        r = format_ip(family, addr, ret, len);
+        r = oa_ip_format(family, addr, ret, len);
         if (r == 0 && family == AF_INET6) {
                 size_t n = strlen(ret);
 

@@ -2,6 +2,7 @@
  * (X-Forwarded-For walked from the right), and the bucket of an address. */
 #include "oa/proxy.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
@@ -196,4 +197,24 @@ Test(oa_proxies, bucket_of_v4_too_long_for_the_buffer_is_enospc) {
         char b[8];
 
         cr_assert_eq(oa_proxies_client_bucket("10.0.0.1", b, sizeof(b)), -ENOSPC);
+}
+
+/* oa_ip_format writes what inet_ntop writes. */
+Test(oa_proxies, ip_format_is_inet_ntop) {
+        static const char *const ips[] = { "0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.7",
+                                           "1.20.199.9", "2001:db8::1", "::1" };
+        unsigned char addr[16];
+        char want[64], got[64];
+
+        for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+                int family = strchr(ips[i], ':') ? AF_INET6 : AF_INET;
+
+                cr_assert_eq(inet_pton(family, ips[i], addr), 1);
+                cr_assert_not_null(inet_ntop(family, addr, want, sizeof(want)));
+                cr_assert_eq(oa_ip_format(family, addr, got, sizeof(got)), 0);
+                cr_assert_str_eq(got, want);
+        }
+        cr_assert_eq(inet_pton(AF_INET, "255.255.255.255", addr), 1);
+        cr_assert_eq(oa_ip_format(AF_INET, addr, got, 15), -ENOSPC);
+        cr_assert_eq(oa_ip_format(AF_INET, addr, got, 16), 0);
 }
