@@ -65,10 +65,14 @@ def redis_version(url):
     return data.decode(errors="replace").split("redis_version:")[1].split()[0]
 
 
-def wrk(url, header, duration, threads, conns, extra=()):
+def wrk(url, header, duration, threads, conns, script=None, extra=()):
+    """Run wrk (with a Lua script and extra arguments when given); returns requests/s, p99
+    in ms, requests."""
     args = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}", "--latency", *extra]
     if header:
         args += ["-H", header]
+    if script:
+        args += ["-s", script]
     out = subprocess.run(args + [url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          check=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -79,6 +83,22 @@ def wrk(url, header, duration, threads, conns, extra=()):
     if bad or "Socket errors" in out:
         sys.exit(f"measure.py: {url}: errors during the run:\n{out}")
     return rps, p99, n
+
+
+def write_section(path, name, section):
+    """Replace the section of docs/benchmarks.md between name's start and end markers
+    (append it when missing)."""
+    text = open(path).read() if os.path.exists(path) else (
+        "# Benchmarks\n\nFigures measured by the scripts in bench/; each section is rewritten by "
+        "its script, with the date, the machine and the command.\n")
+    pat = re.compile(rf"<!-- {re.escape(name)}: start.*?<!-- {re.escape(name)}: end -->", re.S)
+    if pat.search(text):
+        text = pat.sub(lambda m: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    print(f"[{name}] wrote {path}", file=sys.stderr)
 
 
 def loadavg():
@@ -184,18 +204,7 @@ The pieces alone (bench/auth/micro.c, ns per call, same machine, same run):
 - every round, req/s: {every}
 - command: `{env('BENCH_CMD')}`
 <!-- bench/auth: end -->"""
-    path = env("BENCH_DOC")
-    text = open(path).read() if os.path.exists(path) else (
-        "# Benchmarks\n\nFigures measured by the scripts in bench/; each section is rewritten by "
-        "its script, with the date, the machine and the command.\n")
-    pat = re.compile(r"<!-- bench/auth: start.*?<!-- bench/auth: end -->", re.S)
-    if pat.search(text):
-        text = pat.sub(lambda m: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    with open(path, "w") as f:
-        f.write(text)
-    print(f"[bench/auth] wrote {path}", file=sys.stderr)
+    write_section(env("BENCH_DOC"), "bench/auth", section)
 
 
 if __name__ == "__main__":

@@ -41,59 +41,23 @@ LIMIT=10000000          # enterprise: requests per minute per key (oa-admin's ma
 say() { echo "[bench/auth] $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-for tool in wrk python3 curl; do
-        command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+# shellcheck source=bench/lib.sh
+source "$HERE/../lib.sh"
 
 # --- build (release, no sanitizers) -------------------------------------------------------------
-if [[ ! -f $BUILD/build.ninja ]]; then
-        say "configuring $BUILD (release, no tests)"
-        meson setup "$BUILD" "$REPO" --buildtype=release -Dtests=false >/dev/null
-fi
-meson compile -C "$BUILD" services/query/oa-query bench/oa-query-bench-noauth bench/bench-auth-micro \
-        services/admin/oa-admin >/dev/null
+bench_build services/query/oa-query bench/oa-query-bench-noauth bench/bench-auth-micro \
+        services/admin/oa-admin
 QUERY=$BUILD/services/query/oa-query
 NOAUTH=$BUILD/bench/oa-query-bench-noauth
 ADMIN=$BUILD/services/admin/oa-admin
 
 # --- the stack (Kafka, Redis) -------------------------------------------------------------------
-STARTED_STACK=
-if [[ ! -f $OA_RUN_DIR/stack.env ]] || ! "$STACK" status >/dev/null 2>&1; then
-        say "starting the stack in $OA_RUN_DIR"
-        "$STACK" up >&2
-        STARTED_STACK=1
-fi
-set -a
-# shellcheck disable=SC1091
-. "$OA_RUN_DIR/stack.env"
-set +a
-
+bench_stack_up
 PIDS=()
 TMP=$(mktemp -d)
-cleanup() {
-        for pid in "${PIDS[@]}"; do
-                kill -TERM "$pid" 2>/dev/null || true
-        done
-        for pid in "${PIDS[@]}"; do
-                wait "$pid" 2>/dev/null || true
-        done
-        if [[ -n $STARTED_STACK ]]; then
-                "$STACK" down >&2 || true
-        fi
-        rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+trap bench_cleanup EXIT
 
 # --- an enterprise account with a limit nobody reaches, a project, a read key -----------------
-admin() {        # admin FIELD ARGS...: run oa-admin --json, print one field of its answer
-        local field=$1 out
-        shift
-        out=$("$ADMIN" "$@" --json 2>"$TMP/admin.err") || { cat "$TMP/admin.err" >&2; die "oa-admin $1 $2 failed"; }
-        json_field "$field" <<<"$out"
-}
 tag=$(date +%s)
 acc=$(admin '["id"]' account create --name "bench-auth-$tag" --plan enterprise --limit "$LIMIT")
 prj=$(admin '["id"]' project create --account "$acc" --name "bench-auth-$tag" --domain bench.example.com)
@@ -105,14 +69,7 @@ say "account $acc (enterprise, $LIMIT/min), project $prj"
 start() {       # start NAME PROGRAM PORT
         OA_QUERY_LISTEN=127.0.0.1:$3 OA_LOG_LEVEL=warn "$2" >"$TMP/$1.log" 2>&1 &
         PIDS+=($!)
-        for _ in $(seq 1 300); do
-                if curl -fs "http://127.0.0.1:$3/readyz" >/dev/null 2>&1; then
-                        return 0
-                fi
-                sleep 0.1
-        done
-        cat "$TMP/$1.log" >&2
-        die "$1 did not become ready"
+        bench_wait_ready "$1" "$3"
 }
 PORT_AUTH=$(free_port)
 PORT_NOAUTH=$(free_port)

@@ -247,7 +247,7 @@ def main():
         for name, url, header in variants:
             c0 = proc_cpu_s(qpid)
             extra = ("-s", os.path.join(HERE, "pace.lua")) if "paced" in name else ()
-            rps, p99, count = wrk(url, header, duration, threads, conns, extra)
+            rps, p99, count = wrk(url, header, duration, threads, conns, extra=extra)
             cpu = proc_cpu_s(qpid) - c0
             results[name]["rps"].append(rps)
             results[name]["p99"].append(p99)

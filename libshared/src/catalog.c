@@ -6,6 +6,7 @@
 #include "oa/map.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,16 @@ struct oa_catalog {
         oa_map *keys;           /* id -> Oa__Record (api_key) */
         oa_map *by_site;        /* site_id -> Oa__Record (project), not owning */
         oa_map *by_hash;        /* sha256 -> Oa__Record (api_key), not owning */
+        uint64_t generation;    /* oa_catalog_generation */
 };
+
+/* Generations come from one counter for the whole process, so two catalogues (or one
+ * freed and another allocated at its address) never show the same value. */
+static atomic_uint_fast64_t generations = 1;
+
+static void changed(oa_catalog *c) {
+        c->generation = atomic_fetch_add(&generations, 1);
+}
 
 static int free_record(const void *k, size_t kl, void *v, void *ud) {
         oa__record__free_unpacked(v, NULL);
@@ -53,6 +63,7 @@ oa_catalog *oa_catalog_new(void) {
         c->by_hash = oa_map_new();
         if (!c->accounts || !c->projects || !c->keys || !c->by_site || !c->by_hash)
                 return oa_catalog_free(c);
+        changed(c);
         return c;
 }
 
@@ -149,6 +160,8 @@ int oa_catalog_apply(oa_catalog *c, const void *key, size_t klen, const void *va
                         }
                 }
         }
+        /* From here on the catalogue may change, even when a step below fails. */
+        changed(c);
         if (rec) {
                 r = oa_map_put(table, k + idoff, klen - idoff, rec, (void **) &old);
                 if (r < 0)
@@ -169,6 +182,10 @@ out:
         if (rec)
                 oa__record__free_unpacked(rec, NULL);
         return r;
+}
+
+uint64_t oa_catalog_generation(const oa_catalog *c) {
+        return c->generation;
 }
 
 const Oa__Account *oa_catalog_account(const oa_catalog *c, const char *id) {

@@ -2,12 +2,17 @@
  * address, oa_auth_check, the key's budget per minute, in that order. */
 #include "oa/gate.h"
 
+#include "oa/entity.h"
+#include "oa/http.h"
 #include "oa/proxy.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The daemons copy key_id whole into their own OA_ENTITY_ID_MAX bytes. */
+_Static_assert(OA_GATE_KEY_ID_MAX == OA_ENTITY_ID_MAX, "a key id fits both");
 
 typedef struct suspect {
         uint64_t hash;
@@ -16,6 +21,7 @@ typedef struct suspect {
 
 struct oa_gate {
         oa_rl *rl;
+        oa_auth_cache *keys;            /* recognised keys (oa/auth.h) */
         long long auth_fail_limit;
         suspect suspects[OA_GATE_SUSPECTS];
 };
@@ -25,6 +31,10 @@ int oa_gate_new(oa_rl *rl, long long auth_fail_limit, oa_gate **ret) {
 
         if (!g)
                 return -ENOMEM;
+        if (oa_auth_cache_new(OA_GATE_KEY_CACHE, &g->keys) < 0) {
+                free(g);
+                return -ENOMEM;
+        }
         g->rl = rl;
         g->auth_fail_limit = auth_fail_limit;
         *ret = g;
@@ -32,6 +42,9 @@ int oa_gate_new(oa_rl *rl, long long auth_fail_limit, oa_gate **ret) {
 }
 
 oa_gate *oa_gate_free(oa_gate *g) {
+        if (!g)
+                return NULL;
+        oa_auth_cache_free(g->keys);
         free(g);
         return NULL;
 }
@@ -85,13 +98,16 @@ static const char blocked_msg[] = "too many failed authentications from this add
 void oa_gate_check(oa_gate *g, const oa_catalog *c, const char *client, const char *authz,
                    size_t authz_len, unsigned scope, const char *project_id, int64_t now_s,
                    oa_gate_result *ret) {
+        static const char authfail[] = "authfail:", unknown[] = "unknown", keyp[] = "key:";
+        const size_t alen = sizeof(authfail) - 1;
         char bucket[96];
         oa_rl_result res;
+        size_t n;
 
         memset(ret, 0, sizeof(*ret));
-        snprintf(bucket, sizeof(bucket), "authfail:");
-        if (!client || oa_proxies_client_bucket(client, bucket + 9, sizeof(bucket) - 9) < 0)
-                snprintf(bucket + 9, sizeof(bucket) - 9, "unknown");
+        memcpy(bucket, authfail, alen);
+        if (!client || oa_proxies_client_bucket(client, bucket + alen, sizeof(bucket) - alen) < 0)
+                memcpy(bucket + alen, unknown, sizeof(unknown));
 
         /* An address over its failed-authentication budget: refused before its key is
          * looked at. */
@@ -105,7 +121,7 @@ void oa_gate_check(oa_gate *g, const oa_catalog *c, const char *client, const ch
                 return;
         }
 
-        oa_auth_check(c, authz, authz_len, scope, project_id, &ret->auth);
+        oa_auth_check_cached(g->keys, c, authz, authz_len, scope, project_id, &ret->auth);
         if (ret->auth.status == 401) {
                 add_suspect(g, bucket, now_s);
                 if (limit(g, true, bucket, g->auth_fail_limit, &res, &ret->authfail_local)) {
@@ -124,7 +140,13 @@ void oa_gate_check(oa_gate *g, const oa_catalog *c, const char *client, const ch
         }
 
         /* A key was recognised: everything from here is counted against its plan. */
-        snprintf(bucket, sizeof(bucket), "key:%s", ret->auth.key->id);
+        n = strnlen(ret->auth.key->id, sizeof(bucket) - sizeof(keyp));
+        memcpy(bucket, keyp, sizeof(keyp) - 1);
+        memcpy(bucket + sizeof(keyp) - 1, ret->auth.key->id, n);
+        bucket[sizeof(keyp) - 1 + n] = '\0';
+        n = n < sizeof(ret->key_id) ? n : sizeof(ret->key_id) - 1;
+        memcpy(ret->key_id, ret->auth.key->id, n);
+        ret->key_id[n] = '\0';
         if (limit(g, true, bucket, oa_catalog_plan_limit(ret->auth.account), &res, &ret->key_local)) {
                 ret->limit = res;
                 ret->has_limit = true;
@@ -144,4 +166,20 @@ void oa_gate_check(oa_gate *g, const oa_catalog *c, const char *client, const ch
                 return;
         }
         ret->outcome = OA_GATE_OK;
+}
+
+static const oa_http_name h_limit = OA_HTTP_NAME("x-ratelimit-limit", "X-RateLimit-Limit");
+static const oa_http_name h_remaining = OA_HTTP_NAME("x-ratelimit-remaining", "X-RateLimit-Remaining");
+static const oa_http_name h_reset = OA_HTTP_NAME("x-ratelimit-reset", "X-RateLimit-Reset");
+
+void oa_gate_add_headers(h2o_req_t *req, const oa_rl_result *limit, long long retry_after, int status) {
+        if (limit) {
+                oa_http_add_named_u64(req, &h_limit, (uint64_t) limit->limit);
+                oa_http_add_named_u64(req, &h_remaining, (uint64_t) limit->remaining);
+                oa_http_add_named_u64(req, &h_reset, (uint64_t) limit->reset);
+        }
+        if (retry_after > 0 && (status == 429 || status == 503))
+                oa_http_add_header_u64(req, "Retry-After", (uint64_t) retry_after);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, "Cache-Control",
+                       H2O_STRLIT("no-store"));
 }

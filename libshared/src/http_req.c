@@ -245,9 +245,7 @@ int oa_http_peer_ip(h2o_req_t *req, char *buf, size_t len) {
                         addr = a6;
         } else
                 return -ENOTCONN;
-        if (!inet_ntop(family, addr, buf, (socklen_t) len))
-                return -ENOSPC;
-        return 0;
+        return oa_ip_format(family, addr, buf, len);
 }
 
 bool oa_http_method_is(h2o_req_t *req, const char *m) {

@@ -59,24 +59,46 @@ const char *oa_http_reason(int status) {
         }
 }
 
-void oa_http_add_header(h2o_req_t *req, const char *name, const char *value) {
-        size_t nlen = strlen(name), vlen = strlen(value);
-        h2o_iovec_t orig = h2o_strdup(&req->pool, name, nlen);
-        h2o_iovec_t lower = h2o_strdup(&req->pool, name, nlen);
-        h2o_iovec_t v = h2o_strdup(&req->pool, value, vlen);
+/* value in decimal, in req->pool. */
+static h2o_iovec_t decimal(h2o_req_t *req, uint64_t value) {
+        char num[20], *p = num + sizeof(num);
+        h2o_iovec_t v;
 
-        /* h2o keys headers by their lower-case name (a token when it knows the name) and
-         * writes the original spelling on HTTP/1.x. */
+        do {
+                *--p = (char) ('0' + value % 10);
+                value /= 10;
+        } while (value);
+        v.len = (size_t) (num + sizeof(num) - p);
+        v.base = h2o_mem_alloc_pool(&req->pool, v.len);
+        memcpy(v.base, p, v.len);
+        return v;
+}
+
+/* h2o keys headers by their lower-case name (a token when it knows the name) and writes
+ * the original spelling on HTTP/1.x; it copies that spelling itself. */
+static void add_header_v(h2o_req_t *req, const char *name, h2o_iovec_t v) {
+        size_t nlen = strlen(name);
+        h2o_iovec_t lower = h2o_strdup(&req->pool, name, nlen);
+
         h2o_strtolower(lower.base, lower.len);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, lower.base, lower.len, 1,
-                              orig.base, v.base, v.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, lower.base, lower.len, 1, name,
+                              v.base, v.len);
+}
+
+void oa_http_add_header(h2o_req_t *req, const char *name, const char *value) {
+        add_header_v(req, name, h2o_strdup(&req->pool, value, strlen(value)));
 }
 
 void oa_http_add_header_u64(h2o_req_t *req, const char *name, uint64_t value) {
-        char num[24];
+        add_header_v(req, name, decimal(req, value));
+}
 
-        snprintf(num, sizeof(num), "%" PRIu64, value);
-        oa_http_add_header(req, name, num);
+void oa_http_add_named_u64(h2o_req_t *req, const oa_http_name *name, uint64_t value) {
+        h2o_iovec_t v = decimal(req, value);
+
+        /* Not a name h2o has a token for: no lookup. */
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name->lower.base, name->lower.len, 0,
+                              name->orig, v.base, v.len);
 }
 
 /* Generators of complete, in-memory responses need no callbacks. */

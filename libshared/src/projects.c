@@ -16,6 +16,9 @@ struct oa_projects {
         void *ud;
         uint64_t n_read;
         uint64_t n_bad;
+        bool announced;         /* oa_projects_follow said the start-up read is complete */
+        int64_t err_ms;         /* when the reader last failed (the caller's clock); 0: never */
+        char err[200];
 };
 
 static int64_t now_ms(void) {
@@ -111,6 +114,34 @@ int oa_projects_sync(oa_projects *p, int timeout_ms, char *errbuf, size_t errlen
                         return r;
         }
         return 0;
+}
+
+void oa_projects_follow(oa_projects *p, int64_t now_ms, oa_projects_turn *ret) {
+        char err[256];
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        do {
+                r = oa_projects_poll(p, 0, OA_PROJECTS_READ_BATCH, err, sizeof(err));
+                if (r > 0)
+                        ret->read += r;
+        } while (r == OA_PROJECTS_READ_BATCH && ret->read < OA_PROJECTS_TURN_MAX);
+        if (r < 0) {
+                ret->err = r;
+                ret->err_is_news = strcmp(err, p->err) != 0 || p->err_ms == 0 ||
+                                   now_ms - p->err_ms > OA_PROJECTS_ERR_MS;
+                snprintf(p->err, sizeof(p->err), "%.190s", err);
+                p->err_ms = now_ms;
+                ret->errstr = p->err;
+        }
+        if (!p->announced && oa_projects_ready(p)) {
+                p->announced = true;
+                ret->became_ready = true;
+        }
+}
+
+const char *oa_projects_recent_error(const oa_projects *p, int64_t now_ms) {
+        return p->err_ms && now_ms - p->err_ms < OA_PROJECTS_ERR_MS ? p->err : NULL;
 }
 
 bool oa_projects_ready(const oa_projects *p) {

@@ -72,8 +72,29 @@ static bool net_match(const oa_proxies *p, int family, const unsigned char *addr
         return false;
 }
 
-static int format_ip(int family, const unsigned char *addr, char *ret, size_t len) {
-        return inet_ntop(family, addr, ret, (socklen_t) len) ? 0 : -ENOSPC;
+int oa_ip_format(int family, const void *addr, char *ret, size_t len) {
+        const unsigned char *a = addr;
+        char buf[INET_ADDRSTRLEN], *p = buf;
+
+        if (family != AF_INET)
+                return inet_ntop(family, addr, ret, (socklen_t) len) ? 0 : -ENOSPC;
+        /* glibc's inet_ntop formats IPv4 through sprintf: on every request, that shows. */
+        for (int i = 0; i < 4; i++) {
+                unsigned v = a[i];
+
+                if (i)
+                        *p++ = '.';
+                if (v >= 100)
+                        *p++ = (char) ('0' + v / 100);
+                if (v >= 10)
+                        *p++ = (char) ('0' + v / 10 % 10);
+                *p++ = (char) ('0' + v % 10);
+        }
+        *p = '\0';
+        if ((size_t) (p - buf) + 1 > len)
+                return -ENOSPC;
+        memcpy(ret, buf, (size_t) (p - buf) + 1);
+        return 0;
 }
 
 /* Parse one "addr" or "addr/bits" item of n bytes. */
@@ -178,18 +199,46 @@ int oa_proxies_client_ip(const oa_proxies *p, const char *peer, const char *xff,
                 }
                 end = start ? start - 1 : 0;
         }
-        return format_ip(cur_family, cur, ret, len);
+        return oa_ip_format(cur_family, cur, ret, len);
+}
+
+/* The length of ip when it is an IPv4 address in the form inet_ntop writes (four
+ * decimals of 0 to 255, no leading zeros, nothing around them), else 0. */
+static size_t canonical_ipv4(const char *ip) {
+        const char *p = ip;
+
+        for (int part = 0; part < 4; part++) {
+                unsigned v = 0, digits = 0;
+
+                if (part && *p++ != '.')
+                        return 0;
+                while (*p >= '0' && *p <= '9' && digits < 4) {
+                        v = v * 10 + (unsigned) (*p++ - '0');
+                        digits++;
+                }
+                if (digits == 0 || digits > 3 || v > 255 || (digits > 1 && p[-(int) digits] == '0'))
+                        return 0;
+        }
+        return *p ? 0 : (size_t) (p - ip);
 }
 
 int oa_proxies_client_bucket(const char *ip, char *ret, size_t len) {
         unsigned char addr[16];
         int family, r;
+        size_t v4 = canonical_ipv4(ip);
 
+        /* The common case, and its own bucket: no parsing and formatting back. */
+        if (v4) {
+                if (v4 + 1 > len)
+                        return -ENOSPC;
+                memcpy(ret, ip, v4 + 1);
+                return 0;
+        }
         if (parse_ip(ip, strlen(ip), addr, &family) < 0)
                 return -EINVAL;
         if (family == AF_INET6)
                 memset(addr + 8, 0, 8);
-        r = format_ip(family, addr, ret, len);
+        r = oa_ip_format(family, addr, ret, len);
         if (r == 0 && family == AF_INET6) {
                 size_t n = strlen(ret);
 

@@ -231,8 +231,6 @@ typedef struct oa_edge {
         bool was_ready;
         bool kafka_down;
         char kafka_err[200];
-        int64_t reader_err_ms;
-        char reader_err[200];
         oa_kprobe *probe;
         int exit_code;
         char date[16];                  /* today, UTC, "YYYY-MM-DD" */

@@ -22,9 +22,6 @@
 #include <unistd.h>
 
 #define READ_EVERY_MS 10
-#define READ_BATCH 1000
-#define READ_TURN_MAX 20000             /* records per turn: the loop stays responsive */
-#define READER_ERR_MS 10000             /* a reader error keeps /readyz 503 this long */
 
 int64_t oa_edge_mono_ms(void) {
         struct timespec ts;
@@ -196,30 +193,21 @@ void oa_edge_on_bad_record(const oa_kmsg *m, int err, const char *reason, void *
 }
 
 static void read_catalog(oa_edge *e, int64_t now) {
-        char err[256];
-        int total = 0, r;
+        oa_projects_turn t;
 
-        do {
-                r = oa_projects_poll(e->projects, 0, READ_BATCH, err, sizeof(err));
-                if (r > 0)
-                        total += r;
-        } while (r == READ_BATCH && total < READ_TURN_MAX);
-        if (total > 0)
+        oa_projects_follow(e->projects, now, &t);
+        if (t.read > 0)
                 oa_edge_kafka_answered(e);
-        if (r < 0) {
-                if (r == -ENOTRECOVERABLE) {
-                        /* A stale catalogue would keep revoked keys working: stop, and let
-                         * the supervisor start a fresh process. */
-                        oa_log_error("projects reader failed for good; stopping", "error", err);
-                        e->exit_code = 1;
-                        oa_http_server_stop(e->srv);
-                }
-                if (strcmp(err, e->reader_err) != 0 || now - e->reader_err_ms > READER_ERR_MS)
-                        oa_log_warn("projects reader error", "error", err);
-                snprintf(e->reader_err, sizeof(e->reader_err), "%.190s", err);
-                e->reader_err_ms = now;
+        if (t.err == -ENOTRECOVERABLE) {
+                /* A stale catalogue would keep revoked keys working: stop, and let the
+                 * supervisor start a fresh process. */
+                oa_log_error("projects reader failed for good; stopping", "error", t.errstr);
+                e->exit_code = 1;
+                oa_http_server_stop(e->srv);
         }
-        if (!e->was_ready && oa_projects_ready(e->projects)) {
+        if (t.err_is_news)
+                oa_log_warn("projects reader error", "error", t.errstr);
+        if (t.became_ready) {
                 const oa_catalog *c = oa_projects_catalog(e->projects);
                 char a[24], p[24], k[24];
 
@@ -374,6 +362,7 @@ void oa_edge_on_turn(void *userdata) {
 
 int oa_edge_ready(void *userdata, char *errbuf, size_t errlen) {
         oa_edge *e = userdata;
+        const char *err;
 
         if (!oa_projects_ready(e->projects)) {
                 snprintf(errbuf, errlen, "kafka: projects catalogue not loaded yet");
@@ -383,8 +372,8 @@ int oa_edge_ready(void *userdata, char *errbuf, size_t errlen) {
                 snprintf(errbuf, errlen, "kafka: %s", e->kafka_err);
                 return -ENOTCONN;
         }
-        if (e->reader_err_ms && oa_edge_mono_ms() - e->reader_err_ms < READER_ERR_MS) {
-                snprintf(errbuf, errlen, "kafka: projects reader: %s", e->reader_err);
+        if ((err = oa_projects_recent_error(e->projects, oa_edge_mono_ms()))) {
+                snprintf(errbuf, errlen, "kafka: projects reader: %s", err);
                 return -EIO;
         }
         return 0;

@@ -19,13 +19,19 @@
 
 /* The producers: /collect buffers while Kafka is away (its own queue bound and a long
  * message timeout); /v1 waits for acknowledgements, so a message not acknowledged
- * within the ack timeout must fail, never arrive later (see v1.c). */
+ * within the ack timeout must fail, never arrive later (see v1.c). Both stay idempotent
+ * with acks=all (libshared's defaults). /collect has answered before its events are
+ * sent, so its producer waits longer to fill batches (fewer, larger requests for the
+ * broker; no compression: with lz4, a new frame context per batch cost more CPU than it
+ * saved next to a broker on the same network); /v1 waits for its acknowledgements, so its producer lingers
+ * only 1 ms (a batch of events arrives at once anyway). OA_KAFKA_X_* overrides both. */
 static int make_producers(oa_edge *e, char *err, size_t errlen) {
         const oa_edge_cfg *c = e->cfg;
         char queue_max[24];
         char request_timeout[24];
-        const char *collect_props[] = { "queue.buffering.max.messages", queue_max, NULL };
-        const char *api_props[] = { "request.timeout.ms", request_timeout, NULL };
+        const char *collect_props[] = { "queue.buffering.max.messages", queue_max, "linger.ms", "20",
+                                        NULL };
+        const char *api_props[] = { "request.timeout.ms", request_timeout, "linger.ms", "1", NULL };
         oa_kafka_cfg kc = { .brokers = c->kafka_brokers, .close_timeout_ms = 5000 };
         int r;
 

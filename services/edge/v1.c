@@ -94,16 +94,7 @@ struct oa_edge_ticket {
 /* ---- answering ---- */
 
 static void add_headers(v1_req *rq, int status) {
-        h2o_req_t *req = rq->req;
-
-        if (rq->has_limit) {
-                oa_http_add_header_u64(req, "X-RateLimit-Limit", (uint64_t) rq->limit.limit);
-                oa_http_add_header_u64(req, "X-RateLimit-Remaining", (uint64_t) rq->limit.remaining);
-                oa_http_add_header_u64(req, "X-RateLimit-Reset", (uint64_t) rq->limit.reset);
-        }
-        if (rq->retry_after > 0 && (status == 429 || status == 503))
-                oa_http_add_header_u64(req, "Retry-After", (uint64_t) rq->retry_after);
-        oa_http_add_header(req, "Cache-Control", "no-store");
+        oa_gate_add_headers(rq->req, rq->has_limit ? &rq->limit : NULL, rq->retry_after, status);
 }
 
 /* One debug line per request; the key is named by its id, never its secret. */
@@ -538,8 +529,7 @@ static int on_v1(h2o_req_t *req, void *userdata) {
         rq->limit = g->limit;
         rq->has_limit = g->has_limit;
         rq->retry_after = g->retry_after;
-        if (g->auth.key)
-                snprintf(rq->key_id, sizeof(rq->key_id), "%s", g->auth.key->id);
+        memcpy(rq->key_id, g->key_id, sizeof(rq->key_id));
         if (g->status) {
                 if (g->status == 401)
                         oa_http_add_header(req, "WWW-Authenticate", "Bearer");

@@ -165,17 +165,17 @@ static void count_gate(oa_query *q, const oa_gate_result *g) {
 
 /* ---- answering ---- */
 
+/* The gate's headers (rate limits, Retry-After, Cache-Control: no-store); a route that
+ * may be cached by the client (realtime's ETag) says so in rq->cache_control instead. */
 void oa_query_add_headers(oa_query_req *rq, int status) {
         h2o_req_t *req = rq->req;
+        ssize_t i;
 
-        if (rq->has_limit) {
-                oa_http_add_header_u64(req, "X-RateLimit-Limit", (uint64_t) rq->limit.limit);
-                oa_http_add_header_u64(req, "X-RateLimit-Remaining", (uint64_t) rq->limit.remaining);
-                oa_http_add_header_u64(req, "X-RateLimit-Reset", (uint64_t) rq->limit.reset);
-        }
-        if (rq->retry_after > 0 && (status == 429 || status == 503))
-                oa_http_add_header_u64(req, "Retry-After", (uint64_t) rq->retry_after);
-        oa_http_add_header(req, "Cache-Control", rq->cache_control ? rq->cache_control : "no-store");
+        oa_gate_add_headers(req, rq->has_limit ? &rq->limit : NULL, rq->retry_after, status);
+        if (rq->cache_control &&
+            (i = h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1)) >= 0)
+                req->res.headers.entries[i].value = h2o_iovec_init(rq->cache_control,
+                                                                   strlen(rq->cache_control));
 }
 
 /* One line per request: debug for reads, info for writes (an audit trail of changes).
@@ -306,8 +306,7 @@ static int on_v1(h2o_req_t *req, void *userdata) {
         rq->limit = g->limit;
         rq->has_limit = g->has_limit;
         rq->retry_after = g->retry_after;
-        if (g->auth.key)
-                snprintf(rq->key_id, sizeof(rq->key_id), "%s", g->auth.key->id);
+        memcpy(rq->key_id, g->key_id, sizeof(rq->key_id));
         if (g->status) {
                 if (g->status == 401)
                         oa_http_add_header(req, "WWW-Authenticate", "Bearer");

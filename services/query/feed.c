@@ -27,9 +27,6 @@
 #include <unistd.h>
 
 #define READ_EVERY_MS 10
-#define READ_BATCH 1000
-#define READ_TURN_MAX 20000             /* records per turn: the loop stays responsive */
-#define READER_ERR_MS 10000             /* a reader error keeps /readyz 503 this long */
 #define SYNC_QUERY_MS 500               /* asking for the end offsets, blocking */
 #define SYNC_WAIT_MS 3000               /* reading up to them, not blocking */
 
@@ -169,30 +166,21 @@ bool oa_query_catalog_ready(const oa_query *q) {
 }
 
 static void read_catalog(oa_query *q, int64_t now) {
-        char err[256];
-        int total = 0, r;
+        oa_projects_turn t;
 
-        do {
-                r = oa_projects_poll(q->projects, 0, READ_BATCH, err, sizeof(err));
-                if (r > 0)
-                        total += r;
-        } while (r == READ_BATCH && total < READ_TURN_MAX);
-        if (total > 0)
+        oa_projects_follow(q->projects, now, &t);
+        if (t.read > 0)
                 oa_query_kafka_answered(q);
-        if (r < 0) {
-                if (r == -ENOTRECOVERABLE) {
-                        /* A stale catalogue would keep revoked keys working: stop, and let
-                         * the supervisor start a fresh process. */
-                        oa_log_error("projects reader failed for good; stopping", "error", err);
-                        q->exit_code = 1;
-                        oa_http_server_stop(q->srv);
-                }
-                if (strcmp(err, q->reader_err) != 0 || now - q->reader_err_ms > READER_ERR_MS)
-                        oa_log_warn("projects reader error", "error", err);
-                snprintf(q->reader_err, sizeof(q->reader_err), "%.190s", err);
-                q->reader_err_ms = now;
+        if (t.err == -ENOTRECOVERABLE) {
+                /* A stale catalogue would keep revoked keys working: stop, and let the
+                 * supervisor start a fresh process. */
+                oa_log_error("projects reader failed for good; stopping", "error", t.errstr);
+                q->exit_code = 1;
+                oa_http_server_stop(q->srv);
         }
-        if (!q->was_ready && oa_projects_ready(q->projects)) {
+        if (t.err_is_news)
+                oa_log_warn("projects reader error", "error", t.errstr);
+        if (t.became_ready) {
                 const oa_catalog *c = oa_projects_catalog(q->projects);
                 char a[24], p[24], k[24];
 
@@ -427,6 +415,7 @@ void oa_query_on_turn(void *userdata) {
 
 int oa_query_ready(void *userdata, char *errbuf, size_t errlen) {
         oa_query *q = userdata;
+        const char *err;
 
         if (!oa_projects_ready(q->projects)) {
                 snprintf(errbuf, errlen, "kafka: projects catalogue not loaded yet");
@@ -436,8 +425,8 @@ int oa_query_ready(void *userdata, char *errbuf, size_t errlen) {
                 snprintf(errbuf, errlen, "kafka: %s", q->kafka_err);
                 return -ENOTCONN;
         }
-        if (q->reader_err_ms && mono_ms() - q->reader_err_ms < READER_ERR_MS) {
-                snprintf(errbuf, errlen, "kafka: projects reader: %s", q->reader_err);
+        if ((err = oa_projects_recent_error(q->projects, mono_ms()))) {
+                snprintf(errbuf, errlen, "kafka: projects reader: %s", err);
                 return -EIO;
         }
         return 0;

@@ -121,8 +121,6 @@ typedef struct oa_query {
         bool was_ready;
         bool kafka_down;
         char kafka_err[200];
-        int64_t reader_err_ms;
-        char reader_err[200];
         oa_kprobe *probe;               /* Kafka's health: the projects topic's metadata */
         struct oa_query_sync *syncs;    /* requests waiting for the reader to catch up */
         int exit_code;

@@ -25,6 +25,24 @@ typedef struct oa_auth_result {
 void oa_auth_check(const oa_catalog *c, const char *authz, size_t authz_len, unsigned need,
                    const char *project_id, oa_auth_result *ret);
 
+/* A cache of recognised keys, so a key seen lately costs a constant-time compare of its
+ * header instead of a SHA-256 and three lookups: slots entries (rounded up to a power of
+ * two), each the last valid Authorization header that fell into it, with its key, account
+ * and scope bits. An entry holds only while the catalogue's generation is the one it was
+ * made from (oa_catalog_generation): any applied record, a revocation among them,
+ * empties it at once. Only recognised keys are kept; the answer is always the one
+ * oa_auth_check would give. Returns 0 or -ENOMEM. */
+typedef struct oa_auth_cache oa_auth_cache;
+int oa_auth_cache_new(size_t slots, oa_auth_cache **ret);
+
+/* Wipe and free. NULL-safe; returns NULL. */
+oa_auth_cache *oa_auth_cache_free(oa_auth_cache *ac);
+
+/* oa_auth_check through cache ac (NULL: no cache). Entries made from another catalogue,
+ * or from an earlier state of this one, never match. */
+void oa_auth_check_cached(oa_auth_cache *ac, const oa_catalog *c, const char *authz, size_t authz_len,
+                          unsigned need, const char *project_id, oa_auth_result *ret);
+
 /* The scope bits of a key (unknown scope names are ignored). */
 unsigned oa_auth_key_scopes(const Oa__ApiKey *k);
 

@@ -27,6 +27,11 @@ oa_catalog *oa_catalog_free(oa_catalog *c);
 int oa_catalog_apply(oa_catalog *c, const void *key, size_t klen, const void *value, size_t vlen,
                      char *errbuf, size_t errlen);
 
+/* A number that changes with every applied record (and differs between catalogues of one
+ * process): whoever caches what a lookup returned keeps it only while this is unchanged,
+ * since the entities may have been replaced or freed. */
+uint64_t oa_catalog_generation(const oa_catalog *c);
+
 /* Lookups; NULL when absent. Keys are looked up by the SHA-256 of their secret and may be
  * revoked: the caller checks ->revoked. */
 const Oa__Account *oa_catalog_account(const oa_catalog *c, const char *id);

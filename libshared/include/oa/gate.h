@@ -11,7 +11,8 @@
  * process saw that address fail lately (a small lossy set of suspects), so a healthy
  * request costs one limiter decision, not two. Failures seen by other replicas still count: the next failure
  * here meets the shared count and is refused, and from then on the address is a suspect
- * here too. No logging: the daemon counts and logs from the result. */
+ * here too. Recognised keys are remembered (oa_auth_check_cached), so a key seen lately
+ * is not hashed again; any change to the catalogue forgets them all. No logging: the daemon counts and logs from the result. */
 #ifndef OA_GATE_H
 #define OA_GATE_H
 
@@ -25,6 +26,8 @@
 #define OA_GATE_WINDOW_S 60             /* the plans' budgets are per minute */
 #define OA_GATE_SUSPECTS 4096
 #define OA_GATE_SUSPECT_S 120           /* a failure makes an address a suspect this long */
+#define OA_GATE_KEY_ID_MAX 32           /* bytes of oa_gate_result.key_id, with its NUL */
+#define OA_GATE_KEY_CACHE 512           /* recognised keys remembered (oa_auth_cache) */
 
 typedef struct oa_gate oa_gate;
 
@@ -56,6 +59,7 @@ typedef struct oa_gate_result {
         oa_gate_decision authfail;      /* the address's failed-authentication budget */
         oa_gate_decision key;           /* the key's budget */
         bool authfail_local, key_local; /* decided in process (Redis did not answer) */
+        char key_id[OA_GATE_KEY_ID_MAX]; /* the recognised key's id (cut), "" before */
         char buf[160];
 } oa_gate_result;
 
@@ -75,5 +79,13 @@ oa_gate *oa_gate_free(oa_gate *g);
 void oa_gate_check(oa_gate *g, const oa_catalog *c, const char *client, const char *authz,
                    size_t authz_len, unsigned scope, const char *project_id, int64_t now_s,
                    oa_gate_result *ret);
+
+/* The headers every /v1 answer carries, added to req's response: X-RateLimit-Limit,
+ * -Remaining and -Reset from limit (NULL: none, as before the catalogue is loaded),
+ * Retry-After when retry_after > 0 and status is 429 or 503, and Cache-Control:
+ * no-store. Call before sending. */
+struct st_h2o_req_t;
+void oa_gate_add_headers(struct st_h2o_req_t *req, const oa_rl_result *limit, long long retry_after,
+                         int status);
 
 #endif

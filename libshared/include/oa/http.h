@@ -258,6 +258,18 @@ const char *oa_http_reason(int status);
 void oa_http_add_header(h2o_req_t *req, const char *name, const char *value);
 void oa_http_add_header_u64(h2o_req_t *req, const char *name, uint64_t value);
 
+/* A header name known when compiling, for headers sent on every request: kept by pointer
+ * (never copied, never lower-cased again). Declare with OA_HTTP_NAME("x-ratelimit-limit",
+ * "X-RateLimit-Limit"): its lower-case form, and the spelling HTTP/1.x writes. */
+typedef struct oa_http_name {
+        h2o_iovec_t lower;
+        const char *orig;
+} oa_http_name;
+#define OA_HTTP_NAME(lower, orig) { { (char *) (lower), sizeof(lower) - 1 }, (orig) }
+
+/* Add header name with value in decimal (formatted without stdio, into req->pool). */
+void oa_http_add_named_u64(h2o_req_t *req, const oa_http_name *name, uint64_t value);
+
 /* Send a complete response: status, Content-Type (NULL: none) and body (copied into
  * req->pool). HEAD gets the headers only. */
 void oa_http_send(h2o_req_t *req, int status, const char *content_type, const void *body,

@@ -142,10 +142,12 @@ oa_kprod *oa_kprod_free(oa_kprod *kp);
 
 /* librdkafka reconnects by itself and says nothing when a broker is back, so a daemon
  * that reports readiness asks a broker for one topic's metadata now and then, on a
- * handle it already has: a short blocking round trip (a broker that answers does so in
- * milliseconds), every few seconds, every second with a shorter wait while none answers.
- * librdkafka 2.0's asynchronous admin requests are no substitute: while the brokers are
- * down, a request waiting for the controller makes it reconnect in a tight loop. */
+ * handle it already has: every few seconds, every second with a shorter wait while none
+ * answers. librdkafka 2.0's asynchronous admin requests are no substitute: while the
+ * brokers are down, a request waiting for the controller makes it reconnect in a tight
+ * loop. So the blocking question (up to OA_KPROBE_WAIT_MS) is asked on a thread of the
+ * probe's own, and the event loop only hands it over and collects the answer: the loop
+ * never waits for Kafka. */
 
 #define OA_KPROBE_EVERY_MS 5000         /* while brokers answer */
 #define OA_KPROBE_DOWN_EVERY_MS 1000    /* while none does: notice the return soon */
@@ -154,16 +156,19 @@ oa_kprod *oa_kprod_free(oa_kprod *kp);
 
 typedef struct oa_kprobe oa_kprobe;
 
-/* A probe asking rk (borrowed) about topic. The first question is asked by the first
- * oa_kprobe_poll at or after now_ms + OA_KPROBE_EVERY_MS. Returns 0 or -ENOMEM. */
+/* A probe asking rk (borrowed; must outlive the probe) about topic, with its thread. The
+ * first question is asked at the first oa_kprobe_poll at or after now_ms +
+ * OA_KPROBE_EVERY_MS. Returns 0, -ENOMEM, or a negative errno from pthread_create. */
 int oa_kprobe_new(rd_kafka_t *rk, const char *topic, int64_t now_ms, oa_kprobe **ret);
 
-/* NULL-safe; returns NULL. */
+/* Stop the thread (waiting for a question in flight, at most OA_KPROBE_WAIT_MS) and
+ * free. NULL-safe; returns NULL. */
 oa_kprobe *oa_kprobe_free(oa_kprobe *p);
 
-/* Ask when it is due (now_ms: a monotonic clock in ms), blocking at most
- * OA_KPROBE_WAIT_MS. Returns 1 when a broker answered, 0 when none did (the reason in
- * errbuf), -EAGAIN when no question was due. */
+/* Never blocks (now_ms: CLOCK_MONOTONIC in ms). Returns 1 when an answer came in since
+ * the last call and a broker answered, 0 when none did (the reason in errbuf), -EAGAIN
+ * when there is no new answer; when a question is due and none is in flight, hands one
+ * to the thread. The next question is due a while after this call collects an answer. */
 int oa_kprobe_poll(oa_kprobe *p, int64_t now_ms, char *errbuf, size_t errlen);
 
 /* Count an answer learnt another way (records read, a write acknowledged): the next

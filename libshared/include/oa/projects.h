@@ -36,6 +36,31 @@ int oa_projects_poll(oa_projects *p, int timeout_ms, int max, char *errbuf, size
  * Returns 0, -ETIMEDOUT, or a consumer error. */
 int oa_projects_sync(oa_projects *p, int timeout_ms, char *errbuf, size_t errlen);
 
+#define OA_PROJECTS_READ_BATCH 1000
+#define OA_PROJECTS_TURN_MAX 20000      /* records per turn: the event loop stays responsive */
+#define OA_PROJECTS_ERR_MS 10000        /* a reader error counts as recent this long */
+
+/* What one turn of oa_projects_follow did, for the daemon to count and log. */
+typedef struct oa_projects_turn {
+        int read;                       /* records read (good or bad) */
+        int err;                        /* 0, or the reader's error (negative errno);
+                                         * -ENOTRECOVERABLE: the reader is dead and the
+                                         * catalogue would go stale (revoked keys working) */
+        const char *errstr;             /* its text (owned by p), NULL without error */
+        bool err_is_news;               /* another error than the last, or the last is
+                                         * older than OA_PROJECTS_ERR_MS: worth a log line */
+        bool became_ready;              /* the start-up read completed in this turn */
+} oa_projects_turn;
+
+/* One event-loop turn of following the topic: apply what has arrived without waiting, in
+ * batches of OA_PROJECTS_READ_BATCH, at most about OA_PROJECTS_TURN_MAX records. now_ms
+ * is the caller's monotonic clock (also for oa_projects_recent_error). Fills *ret. */
+void oa_projects_follow(oa_projects *p, int64_t now_ms, oa_projects_turn *ret);
+
+/* The text of a reader error seen within OA_PROJECTS_ERR_MS before now_ms (the daemon
+ * stays unready meanwhile), or NULL. */
+const char *oa_projects_recent_error(const oa_projects *p, int64_t now_ms);
+
 /* True once the start-up read is complete. */
 bool oa_projects_ready(const oa_projects *p);
 

@@ -40,6 +40,10 @@ bool oa_proxies_match(const oa_proxies *p, const char *ip);
 int oa_proxies_client_ip(const oa_proxies *p, const char *peer, const char *xff,
                          size_t xff_len, char *ret, size_t len);
 
+/* An address (family AF_INET or AF_INET6, addr its 4 or 16 bytes) as text, as inet_ntop
+ * writes it (IPv4 without stdio). Returns 0 or -ENOSPC. */
+int oa_ip_format(int family, const void *addr, char *ret, size_t len);
+
 /* The bucket per-client limits count an address in: the IPv4 address itself, or the /64
  * of an IPv6 address ("2001:db8:1:2::/64": one host holds a whole /64). 50 bytes
  * suffice. Returns 0, -EINVAL when ip is not an address, or -ENOSPC. */

@@ -2,6 +2,7 @@
  * (X-Forwarded-For walked from the right), and the bucket of an address. */
 #include "oa/proxy.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
@@ -154,4 +155,66 @@ Test(oa_proxies, bucket_is_the_v4_address_or_the_v6_64) {
         cr_assert_str_eq(b, "198.51.100.9");
         cr_assert_eq(oa_proxies_client_bucket("unknown", b, sizeof(b)), -EINVAL);
         cr_assert_eq(oa_proxies_client_bucket("2001:db8:1:2::1", b, 10), -ENOSPC);
+}
+
+/* IPv4 in inet_ntop's form is copied as it is; anything else goes through parsing, so
+ * every spelling of one address lands in one bucket. */
+struct bucket_row {
+        char ip[24];
+        int r;
+        char want[24];          /* "" with an error */
+};
+
+ParameterizedTestParameters(oa_proxies, bucket_rows) {
+        static struct bucket_row rows[] = {
+                { "0.0.0.0", 0, "0.0.0.0" },
+                { "255.255.255.255", 0, "255.255.255.255" },
+                { "10.0.0.1", 0, "10.0.0.1" },
+                { " 10.0.0.1", 0, "10.0.0.1" },
+                { "10.0.0.1:8080", 0, "10.0.0.1" },
+                { "[::ffff:10.0.0.1]", 0, "10.0.0.1" },
+                { "256.0.0.1", -EINVAL, "" },
+                { "1.2.3", -EINVAL, "" },
+                { "1.2.3.4.5", -EINVAL, "" },
+                { "01.2.3.4", -EINVAL, "" },
+                { "1.2.3.0004", -EINVAL, "" },
+                { "1..2.3", -EINVAL, "" },
+                { "", -EINVAL, "" },
+        };
+
+        return cr_make_param_array(struct bucket_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct bucket_row *row, oa_proxies, bucket_rows) {
+        char b[64];
+
+        cr_assert_eq(oa_proxies_client_bucket(row->ip, b, sizeof(b)), row->r, "%s", row->ip);
+        if (row->r == 0)
+                cr_assert_str_eq(b, row->want);
+}
+
+Test(oa_proxies, bucket_of_v4_too_long_for_the_buffer_is_enospc) {
+        char b[8];
+
+        cr_assert_eq(oa_proxies_client_bucket("10.0.0.1", b, sizeof(b)), -ENOSPC);
+}
+
+/* oa_ip_format writes what inet_ntop writes. */
+Test(oa_proxies, ip_format_is_inet_ntop) {
+        static const char *const ips[] = { "0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.7",
+                                           "1.20.199.9", "2001:db8::1", "::1" };
+        unsigned char addr[16];
+        char want[64], got[64];
+
+        for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+                int family = strchr(ips[i], ':') ? AF_INET6 : AF_INET;
+
+                cr_assert_eq(inet_pton(family, ips[i], addr), 1);
+                cr_assert_not_null(inet_ntop(family, addr, want, sizeof(want)));
+                cr_assert_eq(oa_ip_format(family, addr, got, sizeof(got)), 0);
+                cr_assert_str_eq(got, want);
+        }
+        cr_assert_eq(inet_pton(AF_INET, "255.255.255.255", addr), 1);
+        cr_assert_eq(oa_ip_format(AF_INET, addr, got, 15), -ENOSPC);
+        cr_assert_eq(oa_ip_format(AF_INET, addr, got, 16), 0);
 }
