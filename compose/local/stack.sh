@@ -247,6 +247,25 @@ ensure_topics() {
         wait_partition_leaders
 }
 
+# ensure_schema: `oa-admin migrate` brings ClickHouse's schema up to date (idempotent; the
+# migrations are compiled into oa-admin). Exit 1 (ClickHouse failed) is retried while a
+# fresh server settles; 3 means an applied migration changed, which needs a person.
+ensure_schema() {
+        local admin attempt status log=$LOG_DIR/migrate.log
+        admin=$(oa_admin) || die "oa-admin is not built; it applies the ClickHouse schema"
+        for attempt in 1 2 3 4 5; do
+                printf '=== %s: %s migrate\n' "$(date '+%F %T')" "$admin" >>"$log"
+                status=0
+                "$admin" migrate >>"$log" 2>&1 || status=$?
+                ((status == 1 && attempt < 5)) || break
+                sleep 1
+        done
+        if ((status != 0)); then
+                show_log_tail "$log"
+                die "'oa-admin migrate' failed (exit $status); see $log"
+        fi
+}
+
 # ensure_demo: once per run directory, `oa-admin init` (an account, a demo project and an
 # owner key with every scope) and OA_RUN_DIR/demo.env with their ids and the key, readable
 # by its owner only. The key is printed once by oa-admin and kept nowhere else.
@@ -449,6 +468,7 @@ cmd_up() {
         mkdir -p "$OA_RUN_DIR"/{log,pid}
         start_infra "${INFRA[@]}"
         ensure_topics
+        ensure_schema
         ensure_demo
         write_env
         # shellcheck disable=SC2046 # one word per daemon name
