@@ -129,17 +129,19 @@ static const char *const columns[] = {
 
 #define N_COLUMNS (sizeof(columns) / sizeof(columns[0]))
 
+/* The answer's columns are named s_<column>: an alias equal to a column's name would
+ * stand for the aggregate inside the other aggregates. */
 int oa_dsar_status_select(oa_buf *out, const char *project_id, const char *request_id) {
-        int r = oa_buf_adds(out, "SELECT request_id, project_id");
+        int r = oa_buf_adds(out, "SELECT request_id AS s_request_id, project_id AS s_project_id");
 
         for (size_t i = 0; r == 0 && i < N_COLUMNS; i++) {
                 if (strcmp(columns[i], "version") == 0)
-                        r = oa_buf_adds(out, ", max(version) AS version");
+                        r = oa_buf_adds(out, ", max(version) AS s_version");
                 else if (strstr(columns[i], "_at"))
-                        r = oa_buf_addf(out, ", toUInt32(argMax(%s, version)) AS %s", columns[i],
+                        r = oa_buf_addf(out, ", toUInt32(argMax(%s, version)) AS s_%s", columns[i],
                                         columns[i]);
                 else
-                        r = oa_buf_addf(out, ", argMax(%s, version) AS %s", columns[i], columns[i]);
+                        r = oa_buf_addf(out, ", argMax(%s, version) AS s_%s", columns[i], columns[i]);
         }
         if (r == 0)
                 r = oa_buf_adds(out, " FROM " OA_DSAR_TABLE " WHERE project_id = ");
@@ -154,17 +156,31 @@ int oa_dsar_status_select(oa_buf *out, const char *project_id, const char *reque
         return r;
 }
 
+/* The value of column name: "s_<name>" as the SELECT names it, or "<name>" as a row
+ * written by oa_dsar_status_row has it. */
+static yajl_val tree_get(yajl_val root, const char *name, yajl_type type) {
+        char alias[64];
+        const char *path[] = { alias, NULL };
+        yajl_val v;
+
+        snprintf(alias, sizeof(alias), "s_%s", name);
+        v = yajl_tree_get(root, path, type);
+        if (!v) {
+                path[0] = name;
+                v = yajl_tree_get(root, path, type);
+        }
+        return v;
+}
+
 static const char *tree_str(yajl_val root, const char *name) {
-        const char *path[] = { name, NULL };
-        yajl_val v = yajl_tree_get(root, path, yajl_t_string);
+        yajl_val v = tree_get(root, name, yajl_t_string);
 
         return v ? YAJL_GET_STRING(v) : NULL;
 }
 
 /* A number column: JSON number, or text (64-bit integers may come quoted). */
 static bool tree_u64(yajl_val root, const char *name, uint64_t *ret) {
-        const char *path[] = { name, NULL };
-        yajl_val v = yajl_tree_get(root, path, yajl_t_any);
+        yajl_val v = tree_get(root, name, yajl_t_any);
         const char *text;
         char *end;
 

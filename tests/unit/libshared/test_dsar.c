@@ -142,7 +142,7 @@ Test(oa_dsar, select_quotes_its_literals) {
         oa_buf_init(&b, 1 << 16);
         cr_assert_eq(oa_dsar_status_select(&b, "prj_x", "a' OR '1'='1"), 0);
         cr_assert(strstr(b.data, "request_id = 'a\\' OR \\'1\\'=\\'1'"));
-        cr_assert(strstr(b.data, "argMax(status, version)"));
+        cr_assert(strstr(b.data, "argMax(status, version) AS s_status"));
         cr_assert(strstr(b.data, "FORMAT JSONEachRow"));
         oa_buf_done(&b);
 }
