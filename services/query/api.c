@@ -34,6 +34,7 @@ typedef struct route {
         bool project_id;                /* that id is a project: oa_auth_check checks it */
         const char *allow;
         method_entry methods[4];
+        const char *sub;                /* segments after the id ("realtime/stream"), or NULL */
 } route;
 
 static const route routes[] = {
@@ -41,21 +42,33 @@ static const route routes[] = {
                 { "GET", OA_SCOPE_PROJECTS_READ, oa_query_projects_list },
                 { "HEAD", OA_SCOPE_PROJECTS_READ, oa_query_projects_list },
                 { "POST", OA_SCOPE_PROJECTS_WRITE, oa_query_project_create },
-        } },
+        }, NULL },
         { "/v1/projects/:id", "projects", true, true, "GET, HEAD, PATCH, DELETE", {
                 { "GET", OA_SCOPE_PROJECTS_READ, oa_query_project_get },
                 { "HEAD", OA_SCOPE_PROJECTS_READ, oa_query_project_get },
                 { "PATCH", OA_SCOPE_PROJECTS_WRITE, oa_query_project_update },
                 { "DELETE", OA_SCOPE_PROJECTS_WRITE, oa_query_project_delete },
-        } },
+        }, NULL },
         { "/v1/keys", "keys", false, false, "GET, HEAD, POST", {
                 { "GET", OA_SCOPE_KEYS_WRITE, oa_query_keys_list },
                 { "HEAD", OA_SCOPE_KEYS_WRITE, oa_query_keys_list },
                 { "POST", OA_SCOPE_KEYS_WRITE, oa_query_key_create },
-        } },
+        }, NULL },
         { "/v1/keys/:key_id", "keys", true, false, "DELETE", {
                 { "DELETE", OA_SCOPE_KEYS_WRITE, oa_query_key_revoke },
-        } },
+        }, NULL },
+        /* realtime.c, sse.c, verify.c */
+        { "/v1/projects/:id/realtime", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_realtime },
+                { "HEAD", OA_SCOPE_STATS_READ, oa_query_realtime },
+        }, "realtime" },
+        { "/v1/projects/:id/realtime/stream", "projects", true, true, "GET", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_realtime_stream },
+        }, "realtime/stream" },
+        { "/v1/projects/:id/verify", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_STATS_READ, oa_query_verify },
+                { "HEAD", OA_SCOPE_STATS_READ, oa_query_verify },
+        }, "verify" },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -135,7 +148,7 @@ static void add_headers(oa_query_req *rq, int status) {
         }
         if (rq->retry_after > 0 && (status == 429 || status == 503))
                 oa_http_add_header_u64(req, "Retry-After", (uint64_t) rq->retry_after);
-        oa_http_add_header(req, "Cache-Control", "no-store");
+        oa_http_add_header(req, "Cache-Control", rq->cache_control ? rq->cache_control : "no-store");
 }
 
 /* One line per request: debug for reads, info for writes (an audit trail of changes).
@@ -154,6 +167,11 @@ static void log_request(oa_query_req *rq, int status) {
         oa_log(write ? OA_LOG_INFO : OA_LOG_DEBUG, "request", "method", rq->method, "route", rq->label,
                "status", st, "key", rq->key_id[0] ? rq->key_id : NULL, "client", rq->client,
                "ms", ms, NULL);
+}
+
+void oa_query_start_response(oa_query_req *rq, int status) {
+        add_headers(rq, status);
+        log_request(rq, status);
 }
 
 void oa_query_send_json(oa_query_req *rq, int status, const char *body, size_t len) {
@@ -177,22 +195,31 @@ void oa_query_send_empty(oa_query_req *rq, int status) {
 /* ---- routing ---- */
 
 /* The route of the path and the entry for the method (NULL: 405), or NULL (404). *ret_id
- * is the id segment copied into the pool, when the route has one. */
+ * is the id segment copied into the pool, when the route has one; segments after it must
+ * be the route's sub path. */
 static const route *match(h2o_req_t *req, const method_entry **ret_entry, const char **ret_id) {
-        h2o_iovec_t path = oa_http_path(req), segs[4];
-        int n = oa_http_path_split(path.base, path.len, segs, 4);
+        h2o_iovec_t path = oa_http_path(req), segs[6];
+        int n = oa_http_path_split(path.base, path.len, segs, 6);
 
         *ret_entry = NULL;
         *ret_id = NULL;
-        if (n < 2 || n > 3 || !h2o_memis(segs[0].base, segs[0].len, H2O_STRLIT("v1")))
+        if (n < 2 || n > 5 || !h2o_memis(segs[0].base, segs[0].len, H2O_STRLIT("v1")))
                 return NULL;
         for (size_t i = 0; i < N_ROUTES; i++) {
                 const route *rt = &routes[i];
 
-                if (rt->with_id != (n == 3) ||
+                if (rt->with_id != (n >= 3) || (n > 3) != (rt->sub != NULL) ||
                     !h2o_memis(segs[1].base, segs[1].len, rt->collection, strlen(rt->collection)))
                         continue;
-                if (n == 3)
+                if (n > 3) {
+                        /* the sub path, as sent: "realtime" or "realtime/stream" */
+                        const char *from = segs[3].base;
+                        size_t len = (size_t) (segs[n - 1].base + segs[n - 1].len - from);
+
+                        if (!h2o_memis(from, len, rt->sub, strlen(rt->sub)))
+                                continue;
+                }
+                if (n >= 3)
                         /* Longer than any id: cut, so it still matches nothing. */
                         *ret_id = h2o_strdup(&req->pool, segs[2].base, segs[2].len > 64 ? 64 : segs[2].len).base;
                 for (size_t k = 0; k < 4 && rt->methods[k].method; k++)

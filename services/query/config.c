@@ -49,6 +49,23 @@ static const oa_cfg_opt opts[] = {
         { "drain-timeout-ms", "OA_QUERY_DRAIN_TIMEOUT_MS", OA_CFG_INT, "10000",
           offsetof(oa_query_cfg, drain_timeout_ms), 0, 600000, 0,
           "on SIGTERM, how long requests in flight (writes waiting for Kafka) may take" },
+        { "clickhouse-url", "OA_CLICKHOUSE_URL", OA_CFG_STRING, "http://127.0.0.1:8123",
+          offsetof(oa_query_cfg, clickhouse_url), 0, 0, OA_CFG_REQUIRED,
+          "ClickHouse HTTP interface (oa.events: the counts of /verify)" },
+        { "clickhouse-user", "OA_CLICKHOUSE_USER", OA_CFG_STRING, "default",
+          offsetof(oa_query_cfg, clickhouse_user), 0, 0, 0, "ClickHouse user" },
+        { "clickhouse-password", "OA_CLICKHOUSE_PASSWORD", OA_CFG_STRING, NULL,
+          offsetof(oa_query_cfg, clickhouse_password), 0, 0, OA_CFG_SECRET, "ClickHouse password" },
+        { "clickhouse-timeout-ms", "OA_CLICKHOUSE_TIMEOUT_MS", OA_CFG_INT, "2000",
+          offsetof(oa_query_cfg, clickhouse_timeout_ms), 100, 600000, 0,
+          "connect and query timeout of ClickHouse (/verify answers without its counts past it)" },
+        { "realtime-cache-ms", "OA_QUERY_REALTIME_CACHE_MS", OA_CFG_INT, "1000",
+          offsetof(oa_query_cfg, realtime_cache_ms), 1, 60000, 0,
+          "one realtime computation per project is shared by every poller and stream within "
+          "a slot of this length" },
+        { "stream-interval-ms", "OA_QUERY_STREAM_INTERVAL_MS", OA_CFG_INT, "1000",
+          offsetof(oa_query_cfg, stream_interval_ms), 100, 60000, 0,
+          "how often /realtime/stream pushes the realtime object" },
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

@@ -13,11 +13,26 @@
 #define RL_LOCAL_MAX 100000             /* buckets kept in process while Redis is away */
 #define MAX_REQUEST_BODY (1u << 20)     /* h2o's own 413 above; the routes answer JSON above 64 KB */
 
+/* Every loop turn: the catalogue and Kafka (feed.c), then the realtime side: forget old
+ * cached answers, and end the event streams once a stop was asked for, so the drain does
+ * not wait for responses that never end. */
+static void on_turn(void *userdata) {
+        oa_query *q = userdata;
+        struct timespec ts;
+
+        oa_query_on_turn(q);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        oa_query_rt_sweep(q, (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        if (q->streams_on && oa_http_server_stopping(q->srv))
+                oa_query_streams_end(q);
+}
+
 int main(int argc, char **argv) {
         oa_query_cfg cfg = { 0 };
         oa_query q = { .wake = { -1, -1 } };
         oa_http_server_cfg hc;
         oa_kafka_cfg kc;
+        oa_ch_cfg chc;
         oa_log_level level = OA_LOG_INFO;
         char err[512] = "";
         int ret = 1, r;
@@ -55,6 +70,8 @@ int main(int argc, char **argv) {
         r = oa_metrics_new(&q.metrics);
         if (r == 0)
                 r = oa_query_metrics_setup(&q);
+        if (r == 0)
+                r = oa_query_rt_setup(&q);
         if (r < 0) {
                 oa_log_error("metrics registry", "error", strerror(-r));
                 goto out;
@@ -82,6 +99,15 @@ int main(int argc, char **argv) {
                 oa_log_error("redis client", "error", err);
                 goto out;
         }
+        chc = (oa_ch_cfg) { .url = cfg.clickhouse_url, .user = cfg.clickhouse_user,
+                            .password = cfg.clickhouse_password,
+                            .connect_timeout_ms = (long) cfg.clickhouse_timeout_ms,
+                            .query_timeout_ms = (long) cfg.clickhouse_timeout_ms };
+        r = oa_ch_new(&chc, &q.ch, err, sizeof(err));
+        if (r < 0) {
+                oa_log_error("clickhouse client", "error", err);
+                goto out;
+        }
         r = oa_rl_new(q.rds, RL_LOCAL_MAX, &q.rl);
         if (r == 0)
                 r = oa_gate_new(q.rl, cfg.auth_fail_limit, &q.gate);
@@ -107,12 +133,13 @@ int main(int argc, char **argv) {
                 oa_log_error("event loop wake-ups", "error", err);
                 goto out;
         }
+        oa_query_streams_start(&q);
         q.answering = true;
         oa_log_info("listening", "listen", cfg.listen);
 
         /* the loop, until SIGTERM; then the drain: requests in flight, writes waiting for
          * Kafka included, are answered within OA_QUERY_DRAIN_TIMEOUT_MS */
-        r = oa_http_server_run(q.srv, oa_query_on_turn, &q);
+        r = oa_http_server_run(q.srv, on_turn, &q);
         ret = r < 0 ? 1 : q.exit_code;
         if (r < 0)
                 oa_log_error("event loop failed", "error", strerror(-r));
@@ -120,7 +147,11 @@ out:
         /* destroy in reverse order; the producer's last reports answer nothing */
         q.answering = false;
         oa_query_feed_stop(&q);
+        if (q.srv)
+                oa_query_streams_end(&q);
         q.srv = oa_http_server_free(q.srv);
+        q.ch = oa_ch_free(q.ch);
+        oa_query_rt_free(&q);
         q.gate = oa_gate_free(q.gate);
         q.rl = oa_rl_free(q.rl);
         q.rds = oa_rds_free(q.rds);

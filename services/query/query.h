@@ -14,6 +14,7 @@
 
 #include "oa/auth.h"
 #include "oa/cfg.h"
+#include "oa/ch.h"
 #include "oa/entity.h"
 #include "oa/gate.h"
 #include "oa/http.h"
@@ -24,6 +25,8 @@
 #include "oa/proxy.h"
 #include "oa/rds.h"
 #include "oa/rl.h"
+#include "oa/rt.h"
+#include "oa/map.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -44,6 +47,13 @@ typedef struct oa_query_cfg {
         long long redis_timeout_ms;
         long long max_connections;
         long long drain_timeout_ms;
+        /* realtime.c, sse.c, verify.c */
+        char *clickhouse_url;
+        char *clickhouse_user;
+        char *clickhouse_password;
+        long long clickhouse_timeout_ms;
+        long long realtime_cache_ms;
+        long long stream_interval_ms;
 } oa_query_cfg;
 
 /* Load the configuration: defaults < environment < command line, --help, and
@@ -115,6 +125,18 @@ typedef struct oa_query {
         /* manage.c */
         size_t writes_in_flight;
         bool answering;                 /* false once the server is gone: drop reports */
+
+        /* realtime.c, sse.c, verify.c */
+        oa_ch *ch;                      /* ClickHouse: verify's counts of today */
+        oa_map *rt_cache;               /* project id -> its realtime object of this second */
+        int64_t rt_swept_ms;
+        struct oa_query_stream *streams; /* open /realtime/stream responses */
+        size_t n_streams;
+        h2o_timeout_t stream_timeout;   /* the one timer of every stream */
+        h2o_timeout_entry_t stream_tick;
+        bool streams_on;
+        oa_metrics_counter *rt_computed, *rt_cached, *rt_not_modified, *rt_unavailable;
+        oa_metrics_gauge *rt_streams;
 } oa_query;
 
 /* ---- feed.c ---- */
@@ -182,6 +204,7 @@ struct oa_query_req {
         Oa__Record *rec;
         int ok_status;
         char *secret;                   /* POST /v1/keys: shown once, then wiped */
+        const char *cache_control;      /* NULL: "no-store" */
 };
 
 /* Mount /v1 on the server. Returns as oa_http_server_route. */
@@ -195,6 +218,11 @@ int oa_query_openapi_mount(oa_query *q);
 void oa_query_send_json(oa_query_req *rq, int status, const char *body, size_t len);
 void oa_query_send_error(oa_query_req *rq, int status, const char *code, const char *message);
 void oa_query_send_empty(oa_query_req *rq, int status);
+
+/* Add the headers every /v1 answer carries (rate limits, Retry-After on 429 and 503,
+ * Cache-Control) to rq's response, and write its log line: for a response started by hand
+ * (the event stream). */
+void oa_query_start_response(oa_query_req *rq, int status);
 
 /* ---- manage.c ---- */
 
@@ -246,5 +274,84 @@ int oa_query_parse_project(const char *body, size_t len, bool create, const char
  * oa_query_parse_project. */
 int oa_query_parse_key(const char *body, size_t len, oa_query_key_in *ret, char *errbuf,
                        size_t errlen);
+
+/* ---- realtime.c: GET /v1/projects/{id}/realtime ---- */
+
+#define OA_QUERY_RT_TOP 10              /* entries of each top list */
+
+typedef struct oa_query_rt_entry {
+        char name[256];
+        long long count;
+} oa_query_rt_entry;
+
+/* What Redis holds for one project at one moment (oa/rt.h has the keys). */
+typedef struct oa_query_rt_snapshot {
+        int64_t minute0;                /* Unix minute of series[0]; the last is now's */
+        long long visitors[OA_RT_SERIES_MIN], pageviews[OA_RT_SERIES_MIN],
+                events[OA_RT_SERIES_MIN], collect[OA_RT_SERIES_MIN], api[OA_RT_SERIES_MIN];
+        long long current_visitors;     /* distinct in the last OA_RT_CURRENT_MIN minutes */
+        long long visitors_total;       /* distinct in the whole series */
+        oa_query_rt_entry pages[OA_QUERY_RT_TOP], referrers[OA_QUERY_RT_TOP],
+                countries[OA_QUERY_RT_TOP];
+        size_t n_pages, n_referrers, n_countries;
+} oa_query_rt_snapshot;
+
+/* One computed answer, shared by every poller and stream of the project in its second. */
+typedef struct oa_query_rt_result {
+        int64_t slot;                   /* now_ms / OA_QUERY_REALTIME_CACHE_MS */
+        int status;                     /* 200, or 503 (Redis did not answer) */
+        char *body;                     /* the JSON object (200) */
+        size_t len;
+        char etag[24];                  /* "\"<16 hex>\"" of the body */
+        char error[160];                /* 503: why */
+} oa_query_rt_result;
+
+/* Queue the snapshot's reads for project at now_ms on rds (one pipeline: per minute a
+ * PFCOUNT and an HMGET, the two windows' PFCOUNT, three ZUNION). Returns the number of
+ * commands queued or a negative errno. */
+int oa_query_rt_append(oa_rds *rds, const char *project, int64_t now_ms);
+
+/* Fill s from the n replies of oa_query_rt_append's commands, in order. Returns 0 or
+ * -EPROTO when a reply has another shape (an error answer). */
+int oa_query_rt_fill(oa_query_rt_snapshot *s, int64_t now_ms, redisReply *const *replies, size_t n);
+
+/* A count in a reply: an integer, or a string of digits (HMGET); else 0 (a missing field). */
+long long oa_query_rt_int(const redisReply *r);
+
+/* Append the realtime object of s to b. Returns 0 or an oa_buf error. */
+int oa_query_rt_json(oa_buf *b, const oa_query_rt_snapshot *s);
+
+/* The strong ETag of a body: a quoted 64-bit FNV-1a in hex, into etag (24 bytes). */
+void oa_query_etag(const void *body, size_t len, char etag[24]);
+
+/* True when an If-None-Match value (len bytes) names etag: "*", or one entry of a
+ * comma list, weak (W/"...") or strong, compared by its opaque part. */
+bool oa_query_etag_matches(const char *value, size_t len, const char *etag);
+
+/* The realtime result of project now: from the cache when computed in this slot, else
+ * computed (one Redis round trip) and cached. Never NULL (a 503 result on failure). */
+const oa_query_rt_result *oa_query_rt_get(oa_query *q, const char *project);
+
+/* Set up and tear down the cache (and its metrics). */
+int oa_query_rt_setup(oa_query *q);
+void oa_query_rt_free(oa_query *q);
+
+/* Forget entries older than a minute (called from the loop). */
+void oa_query_rt_sweep(oa_query *q, int64_t now_ms);
+
+oa_query_handler oa_query_realtime;
+
+/* ---- sse.c: GET /v1/projects/{id}/realtime/stream ---- */
+
+oa_query_handler oa_query_realtime_stream;
+
+/* Start the streams' timer (on srv's loop); end every stream (on SIGTERM, before the
+ * drain); free what is left. */
+void oa_query_streams_start(oa_query *q);
+void oa_query_streams_end(oa_query *q);
+
+/* ---- verify.c: GET /v1/projects/{id}/verify ---- */
+
+oa_query_handler oa_query_verify;
 
 #endif
