@@ -2,25 +2,22 @@
  * oa_ch_quote; table names come from the caller's fixed list. */
 #include "privacy.h"
 
+#include "oa/rt.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The realtime list of a project's latest events (oa-realtime): JSON objects carrying
- * visitor_id and user_id. */
-#define RECENT_KEY_FMT "oa:rt:recent:{%s}"
-
-/* Remove from the list KEYS[1] every entry of visitor ARGV[1] (or user ARGV[2]); with
- * ARGV[3] = "1" only count them. Returns how many there were. */
+/* Remove from the realtime list KEYS[1] (oa/rt.h: JSON objects with a visitor_id) every
+ * entry of visitor ARGV[1]; with ARGV[2] = "1" only count them. Returns {how many, 0}. */
 static const char forget_lua[] =
         "local items = redis.call('LRANGE', KEYS[1], 0, -1)\n"
         "local n = 0\n"
         "for _, e in ipairs(items) do\n"
         "  local ok, d = pcall(cjson.decode, e)\n"
-        "  if ok and type(d) == 'table' and (d['visitor_id'] == ARGV[1] or\n"
-        "      (ARGV[2] ~= '' and d['user_id'] == ARGV[2])) then\n"
-        "    if ARGV[3] == '1' then n = n + 1\n"
+        "  if ok and type(d) == 'table' and d['visitor_id'] == ARGV[1] then\n"
+        "    if ARGV[2] == '1' then n = n + 1\n"
         "    else n = n + redis.call('LREM', KEYS[1], 0, e) end\n"
         "  end\n"
         "end\n"
@@ -153,14 +150,15 @@ int oa_privacy_status_write(oa_privacy *p, const oa_dsar_status *st, char *errbu
 
 int oa_privacy_forget_recent(oa_privacy *p, const Oa__DeletionRequest *r, uint64_t *ret_removed,
                              char *errbuf, size_t errlen) {
-        char key[128];
+        char key[OA_RT_KEY_MAX];
         const char *keys[1] = { key };
-        const char *args[3] = { r->visitor_id, r->user_id, "0" };
+        const char *args[2] = { r->visitor_id, "0" };
         long long n[2];
         int e;
 
-        snprintf(key, sizeof(key), RECENT_KEY_FMT, r->project_id);
-        e = oa_rds_eval_lln(p->rds, forget_lua, 1, keys, 3, args, n, 2);
+        if (oa_rt_recent_key(key, sizeof(key), r->project_id) < 0)
+                return -EINVAL;
+        e = oa_rds_eval_lln(p->rds, forget_lua, 1, keys, 2, args, n, 2);
         if (e < 0) {
                 snprintf(errbuf, errlen, "redis: %s", oa_rds_errstr(p->rds));
                 return e;
