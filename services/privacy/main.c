@@ -102,6 +102,8 @@ static int sink_reader(oa_privacy *p, char *err, size_t errlen) {
 
 int main(int argc, char **argv) {
         static const char *const topics[] = { OA_TOPIC_DELETIONS };
+        /* a request is taken within 100 ms of its record, not librdkafka's 500 */
+        static const char *const cons_props[] = { "fetch.wait.max.ms", "100", NULL };
         oa_privacy_cfg cfg = { 0 };
         oa_privacy p = { 0 };
         oa_http_server_cfg hc;
@@ -154,7 +156,7 @@ int main(int argc, char **argv) {
                 goto out;
         }
         kc = (oa_kafka_cfg) { .brokers = cfg.kafka_brokers, .client_id = "oa-privacy",
-                              .group_id = cfg.group_id };
+                              .group_id = cfg.group_id, .props = cons_props };
         r = oa_kcons_new(&kc, &p.kcons, err, sizeof(err));
         if (r == 0)
                 r = oa_kcons_subscribe(p.kcons, topics, 1, err, sizeof(err));
@@ -163,6 +165,7 @@ int main(int argc, char **argv) {
                 goto out;
         }
         kc.group_id = NULL;
+        kc.props = NULL;
         r = oa_kprod_new(&kc, NULL, NULL, &p.kprod, err, sizeof(err));
         if (r == 0 && cfg.sink_group[0])
                 r = sink_reader(&p, err, sizeof(err));
