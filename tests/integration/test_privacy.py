@@ -289,8 +289,18 @@ def test_delete_with_events_in_flight(st):
     assert ch_count(st, "oa.events", f"user_id = {q(b)}") == 130
     assert sessions_of(st, b) >= b_sessions >= 1
     assert va not in recent_visitors(st)
+    # the oa-sink started after the DELETE dropped alice's 30 events that were in flight
+    assert sink_metric(st, "oa_sink_suppressed_total") >= 30
     assert api(st, "GET", user_path(st, a)).json()["count"] == 0
     assert api(st, "GET", user_path(st, b)).json()["count"] == 130
+
+
+def sink_metric(st, name):
+    r = oa_it.http(int(env("OA_SINK_METRICS_PORT")), "GET", "/metrics")
+    for line in r.body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in oa-sink's /metrics")
 
 
 def sessions_of(st, user):
