@@ -11,8 +11,9 @@
  *              in Redis, and record the counts in the `running` status (so a resumed
  *              request still reports what it deleted).
  *   MUTATE     ALTER TABLE oa.events / oa.sessions DELETE WHERE the user's rows.
- *   VERIFY     every OA_PRIVACY_CHECK_EVERY_MS: rows left in both tables, and entries in
- *              the Redis list; all zero: FINISH completed. Past the deadline: failed.
+ *   VERIFY     every OA_PRIVACY_CHECK_EVERY_MS: rows left in both tables and mutations
+ *              still running on them (system.mutations); none of either: the Redis list
+ *              once more, then FINISH completed. Past the deadline: failed.
  *   FINISH     the final status written, then the offset stored.
  *
  * A step that fails because ClickHouse or Redis is away is tried again later, in the same
@@ -244,7 +245,11 @@ static void verify(oa_privacy *p) {
                         later(p, "verify", err);
                         return;
                 }
-        if (left[0] == 0 && left[1] == 0) {
+        if (oa_privacy_pending_mutations(p, &pending, err, sizeof(err)) < 0) {
+                later(p, "verify", err);
+                return;
+        }
+        if (left[0] == 0 && left[1] == 0 && pending == 0) {
                 /* events that reached the realtime list while the mutations ran */
                 if (oa_privacy_forget_recent(p, j->req, &recent, err, sizeof(err)) < 0) {
                         later(p, "redis", err);
@@ -264,7 +269,7 @@ static void verify(oa_privacy *p) {
         }
         /* rows written after the mutations were made (late arrivals) are not theirs:
          * once no mutation is pending, delete again */
-        if (oa_privacy_pending_mutations(p, &pending, err, sizeof(err)) == 0 && pending == 0) {
+        if ((left[0] || left[1]) && pending == 0) {
                 audit(j, "rows remain with no deletion pending", "deleting again");
                 j->stage = STAGE_MUTATE;
         }
