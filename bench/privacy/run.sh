@@ -11,7 +11,7 @@
 #
 #   bench/privacy/run.sh                 a private stack in .run-bench-privacy (own ports)
 #   BENCH_ROUNDS=3 BENCH_ROWS=10000000 BENCH_USER_EVENTS=10000 bench/privacy/run.sh
-#   BENCH_PORT_OFFSET=10500              added to the stack's default ports
+#   BENCH_PORT_OFFSET=12500              added to the stack's default ports
 #   BENCH_NO_DOCS=1                      do not touch docs/benchmarks.md
 #   BENCH_KEEP=1                         leave the stack running afterwards
 
@@ -20,7 +20,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 STACK="$REPO/compose/local/stack.sh"
-offset=${BENCH_PORT_OFFSET:-10500}
+offset=${BENCH_PORT_OFFSET:-12500}
 export OA_RUN_DIR=${BENCH_RUN_DIR:-$REPO/.run-bench-privacy}
 export OA_BIN_DIR=${OA_BIN_DIR:-$REPO/build}
 export OA_KAFKA_PORT=$((9092 + offset)) OA_KAFKA_CONTROLLER_PORT=$((9093 + offset))
