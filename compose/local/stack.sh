@@ -67,6 +67,7 @@ define_daemons() {
                 "query    oa-query     OA_QUERY_PORT   OA_QUERY_LISTEN=127.0.0.1:$OA_QUERY_PORT"
                 "sink     oa-sink      OA_SINK_METRICS_PORT OA_SINK_LISTEN=127.0.0.1:$OA_SINK_METRICS_PORT"
                 "realtime oa-realtime  OA_REALTIME_METRICS_PORT OA_REALTIME_METRICS_LISTEN=127.0.0.1:$OA_REALTIME_METRICS_PORT"
+                "privacy  oa-privacy   OA_PRIVACY_METRICS_PORT OA_PRIVACY_LISTEN=127.0.0.1:$OA_PRIVACY_METRICS_PORT"
         )
 }
 

@@ -200,3 +200,18 @@ char *oa_buf_steal(oa_buf *b, size_t *ret_len) {
         b->cap = 0;
         return p;
 }
+
+int oa_buf_add_json_quoted(oa_buf *b, const char *s) {
+        size_t orig = b->len;
+        int r = oa_buf_addc(b, '"');
+
+        if (r == 0 && s)
+                r = oa_buf_add_json_str(b, s, strlen(s));
+        if (r == 0)
+                r = oa_buf_addc(b, '"');
+        if (r < 0 && b->data) {
+                b->len = orig;
+                b->data[orig] = '\0';
+        }
+        return r;
+}

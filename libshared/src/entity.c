@@ -57,9 +57,7 @@ bool oa_entity_id_ok(oa_entity_kind kind, const char *s, size_t n) {
         return true;
 }
 
-/* Decode one UTF-8 sequence at s[i..n): the code point, or -1 for an invalid sequence
- * (overlong, surrogate, above U+10FFFF, truncated). Advances *i. */
-static long utf8_next(const unsigned char *s, size_t n, size_t *i) {
+long oa_entity_utf8_next(const unsigned char *s, size_t n, size_t *i) {
         unsigned char c = s[*i];
         size_t len;
         long cp, min;
@@ -117,7 +115,7 @@ int oa_entity_name_check(const char *s, size_t n, char *errbuf, size_t errlen) {
                 return -EINVAL;
         }
         while (i < n) {
-                long cp = utf8_next(u, n, &i);
+                long cp = oa_entity_utf8_next(u, n, &i);
 
                 if (cp < 0) {
                         snprintf(errbuf, errlen, "must be valid UTF-8");
@@ -324,13 +322,7 @@ int64_t oa_entity_now_ms(void) {
 /* ---- JSON ---- */
 
 static int add_str(oa_buf *b, const char *s) {
-        int r = oa_buf_addc(b, '"');
-
-        if (r == 0 && s)
-                r = oa_buf_add_json_str(b, s, strlen(s));
-        if (r == 0)
-                r = oa_buf_addc(b, '"');
-        return r;
+        return oa_buf_add_json_quoted(b, s);
 }
 
 /* ,"name": (first: without the comma); names are literals of ours, nothing to escape.

@@ -100,6 +100,9 @@ int oa_rt_recent_json(oa_buf *b, const Oa__Event *ev) {
                 r = add_str(b, "event_name", ev->event_name, 0);
         if (r == 0)
                 r = add_str(b, "source", source, 0);
+        /* the pseudonymous visitor id, so a DSAR deletion finds the user's entries */
+        if (r == 0)
+                r = add_str(b, "visitor_id", ev->visitor_id, 0);
         if (r == 0)
                 r = oa_buf_adds(b, ",\"received_at\":\"");
         if (r == 0)

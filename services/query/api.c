@@ -96,6 +96,16 @@ static const route routes[] = {
                 { "GET", OA_SCOPE_STATS_READ, oa_query_stats_filtered },
                 { "HEAD", OA_SCOPE_STATS_READ, oa_query_stats_filtered },
         }, "filtered" },
+        /* privacy.c */
+        { "/v1/projects/:id/privacy/user/:user_id", "projects", true, true, "GET, HEAD, DELETE", {
+                { "GET", OA_SCOPE_PRIVACY_READ, oa_query_privacy_export },
+                { "HEAD", OA_SCOPE_PRIVACY_READ, oa_query_privacy_export },
+                { "DELETE", OA_SCOPE_PRIVACY_WRITE, oa_query_privacy_delete },
+        }, "privacy/user/*" },
+        { "/v1/projects/:id/privacy/requests/:request_id", "projects", true, true, "GET, HEAD", {
+                { "GET", OA_SCOPE_PRIVACY_READ, oa_query_privacy_status },
+                { "HEAD", OA_SCOPE_PRIVACY_READ, oa_query_privacy_status },
+        }, "privacy/requests/*" },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -224,25 +234,39 @@ void oa_query_send_empty(oa_query_req *rq, int status) {
 /* The route of the path and the entry for the method (NULL: 405), or NULL (404). *ret_id
  * is the id segment copied into the pool, when the route has one; segments after it must
  * be the route's sub path. */
-static const route *match(h2o_req_t *req, const method_entry **ret_entry, const char **ret_id) {
-        h2o_iovec_t path = oa_http_path(req), segs[6];
-        int n = oa_http_path_split(path.base, path.len, segs, 6);
+static const route *match(h2o_req_t *req, const method_entry **ret_entry, const char **ret_id,
+                          const char **ret_param) {
+        h2o_iovec_t path = oa_http_path(req), segs[7];
+        int n = oa_http_path_split(path.base, path.len, segs, 7);
         /* a sub-resource: the rest of the path after the id, as sent */
         const char *rest = n > 3 ? segs[3].base : NULL;
         size_t rest_len = rest ? (size_t) (path.base + path.len - rest) : 0;
 
         *ret_entry = NULL;
         *ret_id = NULL;
-        if (n < 2 || n > 5 || !h2o_memis(segs[0].base, segs[0].len, H2O_STRLIT("v1")))
+        *ret_param = NULL;
+        if (n < 2 || n > 6 || !h2o_memis(segs[0].base, segs[0].len, H2O_STRLIT("v1")))
                 return NULL;
         for (size_t i = 0; i < N_ROUTES; i++) {
                 const route *rt = &routes[i];
+                size_t sublen = rt->sub ? strlen(rt->sub) : 0;
+                /* "privacy/user/" "*": the last segment is a parameter */
+                bool wild = sublen >= 2 && rt->sub[sublen - 1] == '*' && rt->sub[sublen - 2] == '/';
 
                 if (rt->with_id != (n >= 3) ||
                     !h2o_memis(segs[1].base, segs[1].len, rt->collection, strlen(rt->collection)))
                         continue;
-                if (rest ? !rt->sub || !h2o_memis(rest, rest_len, rt->sub, strlen(rt->sub)) : rt->sub != NULL)
+                if (!rest ? rt->sub != NULL : !rt->sub)
                         continue;
+                if (rest && wild) {
+                        /* the sub path up to the parameter, as sent, with its last '/' */
+                        if (n < 5 || !h2o_memis(rest, (size_t) (segs[n - 1].base - rest), rt->sub,
+                                                sublen - 1))
+                                continue;
+                        *ret_param = h2o_strdup(&req->pool, segs[n - 1].base, segs[n - 1].len).base;
+                } else if (rest && !h2o_memis(rest, rest_len, rt->sub, sublen)) {
+                        continue;
+                }
                 if (n >= 3)
                         /* Longer than any id: cut, so it still matches nothing. */
                         *ret_id = h2o_strdup(&req->pool, segs[2].base, segs[2].len > 64 ? 64 : segs[2].len).base;
@@ -274,7 +298,7 @@ static int on_v1(h2o_req_t *req, void *userdata) {
         clock_gettime(CLOCK_MONOTONIC, &rq->start);
         snprintf(rq->method, sizeof(rq->method), "%.*s", (int) (req->method.len < 7 ? req->method.len : 7),
                  req->method.base);
-        rt = match(req, &entry, &id);
+        rt = match(req, &entry, &id, &rq->param);
         rq->label = rt ? rt->label : UNMATCHED_LABEL;
         oa_http_set_route_label(req, rq->label);
         find_client(rq);

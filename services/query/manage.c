@@ -79,32 +79,43 @@ static void unavailable(oa_query_req *rq, const char *message) {
         oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE, message);
 }
 
-/* Publish rec; the answer (ok_status and the record) follows the delivery report. */
-static void write_record(oa_query_req *rq, Oa__Record *rec, int ok_status) {
+/* Queue one write for Kafka with publish(q->kprod, ud, rq); the answer follows the
+ * delivery report (oa_query_on_delivery). No broker answers the health probe: say so now
+ * rather than after the write timeout. On failure the request is answered 503. */
+bool oa_query_publish(oa_query_req *rq, int (*publish)(oa_kprod *kp, void *ud, oa_query_req *rq),
+                      void *ud) {
         oa_query *q = rq->q;
         char err[16];
         int r;
 
-        rq->rec = rec;
-        rq->ok_status = ok_status;
-        /* No broker answers the health probe: say so now rather than after the write
-         * timeout. */
         if (q->kafka_down) {
                 oa_metrics_counter_inc(q->m.enqueue_failed, 1);
                 unavailable(rq, "Kafka does not answer; retry later");
-                return;
+                return false;
         }
-        r = oa_projects_publish(q->kprod, NULL, rec, rq);
+        r = publish(q->kprod, ud, rq);
         if (r < 0) {
                 snprintf(err, sizeof(err), "%d", r);
                 oa_metrics_counter_inc(q->m.enqueue_failed, 1);
                 oa_log_warn("write not queued for Kafka", "route", rq->label, "key", rq->key_id,
                             "errno", err, "error", strerror(-r));
-                unavailable(rq, "the catalogue cannot take writes right now; retry later");
-                return;
+                unavailable(rq, "Kafka cannot take writes right now; retry later");
+                return false;
         }
         q->writes_in_flight++;
         oa_metrics_gauge_set(q->m.writes, (double) q->writes_in_flight);
+        return true;
+}
+
+static int publish_record(oa_kprod *kp, void *ud, oa_query_req *rq) {
+        return oa_projects_publish(kp, NULL, ud, rq);
+}
+
+/* Publish rec; the answer (ok_status and the record) follows the delivery report. */
+static void write_record(oa_query_req *rq, Oa__Record *rec, int ok_status) {
+        rq->rec = rec;
+        rq->ok_status = ok_status;
+        oa_query_publish(rq, publish_record, rec);
 }
 
 /* The answer to an acknowledged write, from the record written. */
@@ -154,7 +165,10 @@ void oa_query_on_delivery(const oa_kprod_report *r, void *cb_opaque) {
                 return;
         }
         oa_query_kafka_answered(q);
-        answer_write(rq);
+        if (rq->on_acked)
+                rq->on_acked(rq);
+        else
+                answer_write(rq);
 }
 
 /* ---- lists ---- */

@@ -206,10 +206,15 @@ struct oa_query_req {
         bool has_limit;
         long long retry_after;          /* > 0: send Retry-After */
         /* a PATCH waiting for the catalogue to catch up (manage.c) */
+        const char *param;              /* a route's trailing parameter, as sent (not
+                                         * decoded): .../privacy/user/{user_id} */
         const char *target_id;
         void *input;
         /* a write waiting for Kafka (manage.c) */
         Oa__Record *rec;
+        void (*on_acked)(oa_query_req *rq);     /* not NULL: a write of another topic,
+                                                 * answered by this (privacy.c) */
+        void *write_ctx;
         int ok_status;
         char *secret;                   /* POST /v1/keys: shown once, then wiped */
         const char *cache_control;      /* NULL: "no-store" */
@@ -283,6 +288,12 @@ oa_query_handler oa_query_projects_list, oa_query_project_get, oa_query_project_
         oa_query_project_update, oa_query_project_delete, oa_query_keys_list,
         oa_query_key_create, oa_query_key_revoke;
 
+/* Queue a write for Kafka: publish(kprod, ud, rq) queues it with rq as the message's
+ * opaque (or returns a negative errno). True when queued: the answer follows the
+ * delivery report (rq->on_acked when set); false when rq was answered 503. */
+bool oa_query_publish(oa_query_req *rq, int (*publish)(oa_kprod *kp, void *ud, oa_query_req *rq),
+                      void *ud);
+
 /* The producer's delivery reports: answer the write that waited for them. */
 void oa_query_on_delivery(const oa_kprod_report *r, void *cb_opaque);
 
@@ -291,6 +302,10 @@ void oa_query_on_delivery(const oa_kprod_report *r, void *cb_opaque);
  * every project). */
 bool oa_query_key_manages(unsigned k_scopes, const Oa__ApiKey *k, unsigned other_scopes,
                           const Oa__ApiKey *other);
+
+/* ---- privacy.c: the DSAR routes (docs/privacy.md) ---- */
+
+oa_query_handler oa_query_privacy_export, oa_query_privacy_delete, oa_query_privacy_status;
 
 /* ---- body.c ---- */
 

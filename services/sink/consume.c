@@ -252,6 +252,14 @@ int oa_sink_handle(oa_sink *s, oa_kmsg *m) {
                 pending(pt, m->offset);
                 return 0;
         }
+        /* a user deleted (DSAR) while this event of theirs was on its way */
+        if (s->suppress && oa_dsar_suppressed(s->suppress, ev->project_id, ev->visitor_id,
+                                              ev->received_ms)) {
+                oa_metrics_counter_inc(s->m.suppressed, 1);
+                pending(pt, m->offset);
+                batch_touch(b);
+                return 0;
+        }
         h = oa_sink_ids_hash(ev->event_id, strlen(ev->event_id));
         if (oa_sink_ids_has(&pt->ids, h)) {
                 oa_metrics_counter_inc(s->m.duplicates, 1);

@@ -61,6 +61,7 @@ int oa_sink_metrics_setup(oa_sink *s) {
         r = r ? r : oa_metrics_gauge_new(m, "oa_sink_stuck", "1 while a batch or a partition waits for ClickHouse (partitions paused)", &x->stuck);
         r = r ? r : oa_metrics_counter_new(m, "oa_sink_skipped_total", "messages skipped: ClickHouse already held their offset", &x->skipped);
         r = r ? r : oa_metrics_counter_new(m, "oa_sink_duplicates_total", "events skipped: their event_id was written recently", &x->duplicates);
+        r = r ? r : oa_metrics_counter_new(m, "oa_sink_suppressed_total", "events dropped because their user asked to be deleted while they were in flight (DSAR)", &x->suppressed);
         r = r ? r : oa_metrics_counter_new(m, "oa_sink_late_events_total", "events more than 30 min older than their visitor's session: a session of their own", &x->late);
         r = r ? r : oa_metrics_counter_family(m, "oa_sink_deadletters_total", "messages sent to oa.deadletter.v1", reason, 1, &x->deadletters);
         r = r ? r : oa_metrics_gauge_family(m, "oa_sink_lag", "messages of oa.events.v1 not yet handled, per partition", partition, 1, &x->lag);

@@ -34,6 +34,13 @@ static void turn(oa_sink *s) {
         oa_kmsg m = { 0 };
         int r;
 
+        /* the deletions first: no event is written before the list of deleted users
+         * present at start is loaded */
+        oa_sink_suppress_poll(s);
+        if (!oa_sink_suppress_ready(s)) {
+                oa_http_server_run_once(s->srv, 20);
+                return;
+        }
         for (int i = 0; i < TURN_MESSAGES && !oa_sig_stop_requested(); i++) {
                 r = oa_kcons_poll(s->kc, i == 0 ? POLL_WAIT_MS : 0, &m, err, sizeof(err));
                 if (r == 0 || r == -ESHUTDOWN)
@@ -149,6 +156,11 @@ int main(int argc, char **argv) {
                 oa_log_error("kafka consumer", "error", err);
                 goto out;
         }
+        r = oa_sink_suppress_start(s, err, sizeof(err));
+        if (r < 0) {
+                oa_log_error("reading oa.deletions.v1", "error", err);
+                goto out;
+        }
         oa_http_server_cfg_init(&hc);
         hc.listen = cfg.listen;
         hc.metrics = s->metrics;
@@ -185,6 +197,7 @@ out:
         if (s) {
                 s->srv = oa_http_server_free(s->srv);
                 s->kc = oa_kcons_free(s->kc);
+                oa_sink_suppress_stop(s);
                 s->dlq = oa_kprod_free(s->dlq);
                 s->ch = oa_ch_free(s->ch);
                 if (s->parked_valid)

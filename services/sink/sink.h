@@ -26,6 +26,7 @@
 #include "oa/buf.h"
 #include "oa/cfg.h"
 #include "oa/ch.h"
+#include "oa/dsar.h"
 #include "oa/event.h"
 #include "oa/http.h"
 #include "oa/kafka.h"
@@ -266,7 +267,7 @@ typedef struct oa_sink_batch {
 
 typedef struct oa_sink_metrics {
         oa_metrics_counter *rows, *sessions_rows, *skipped, *duplicates, *inserts, *insert_errors;
-        oa_metrics_counter *late;
+        oa_metrics_counter *late, *suppressed;
         oa_metrics_family *deadletters, *lag;
         oa_metrics_histogram *insert_seconds;
         oa_metrics_gauge *last_insert, *ch_up, *rows_per_s, *batch_rows, *open_sessions, *stuck;
@@ -277,6 +278,9 @@ typedef struct oa_sink {
         oa_ch *ch;
         oa_kcons *kc;
         oa_kprod *dlq;
+        oa_kcons *deletions;            /* reader of oa.deletions.v1 (suppress.c) */
+        oa_dsar_suppress *suppress;     /* recent deletions: their events in flight are dropped */
+        int64_t suppress_expire_ms;
         oa_http_server *srv;
         oa_metrics *metrics;
         oa_sink_metrics m;
@@ -311,6 +315,14 @@ oa_sink_sess *oa_sink_part_session(oa_sink *s, int32_t p, const char *project_id
                                    const char *visitor_id, bool create);
 /* Make ss the current session of its visitor on partition p (the map owns it then). */
 int oa_sink_part_put(oa_sink *s, int32_t p, oa_sink_sess *ss);
+
+/* suppress.c: the suppression list of DSAR deletions (docs/privacy.md). start: the reader
+ * of oa.deletions.v1 from its beginning (0 or an error with errbuf); poll: apply what
+ * arrived (and forget entries past 7 days); ready: the records present at start are in. */
+int oa_sink_suppress_start(oa_sink *s, char *errbuf, size_t errlen);
+void oa_sink_suppress_poll(oa_sink *s);
+bool oa_sink_suppress_ready(const oa_sink *s);
+void oa_sink_suppress_stop(oa_sink *s);
 
 /* consume.c */
 /* Put ss in the list of sessions the next sessions flush writes. */

@@ -42,6 +42,9 @@ int oa_buf_vaddf(oa_buf *b, const char *fmt, va_list ap) __attribute__((format(p
  * output is always valid JSON. Returns as oa_buf_add. */
 int oa_buf_add_json_str(oa_buf *b, const char *s, size_t n);
 
+/* The same in double quotes: a whole JSON string; a NULL s gives "". */
+int oa_buf_add_json_quoted(oa_buf *b, const char *s);
+
 /* Hand the content over to the caller (malloc'ed, NUL-terminated; NULL when empty) and
  * leave the buffer empty. */
 char *oa_buf_steal(oa_buf *b, size_t *ret_len);

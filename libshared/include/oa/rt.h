@@ -64,7 +64,8 @@ int64_t oa_rt_minute_expire_at(int64_t minute);
 int oa_rt_minute_live(int64_t minute, int64_t now_ms);
 
 /* Append ev as one JSON object of the recent list to b: event_id, event_type, event_name,
- * source ("collect", "api"), received_at and timestamp (ISO 8601 UTC with milliseconds),
+ * source ("collect", "api"), visitor_id (the pseudonymous hash: oa-privacy finds a deleted
+ * user's entries by it), received_at and timestamp (ISO 8601 UTC with milliseconds),
  * url, path, title, referrer_host, country, browser, os, device. Never the IP, the
  * User-Agent, the user id or properties. Returns 0 or an oa_buf error. */
 int oa_rt_recent_json(oa_buf *b, const Oa__Event *ev);

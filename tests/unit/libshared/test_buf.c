@@ -129,3 +129,17 @@ Test(oa_buf, json_str_failure_leaves_content) {
         cr_assert_str_eq(b.data, "ab");
         oa_buf_done(&b);
 }
+
+Test(oa_buf, json_quoted) {
+        oa_buf b;
+
+        oa_buf_init(&b, 8);
+        cr_assert_eq(oa_buf_add_json_quoted(&b, "a\"b"), 0);
+        cr_assert_str_eq(b.data, "\"a\\\"b\"");
+        cr_assert_eq(oa_buf_add_json_quoted(&b, "toolong"), -E2BIG);
+        cr_assert_str_eq(b.data, "\"a\\\"b\"");         /* unchanged on failure */
+        oa_buf_reset(&b);
+        cr_assert_eq(oa_buf_add_json_quoted(&b, NULL), 0);
+        cr_assert_str_eq(b.data, "\"\"");
+        oa_buf_done(&b);
+}
