@@ -256,6 +256,8 @@ int oa_cfg_load(const oa_cfg_spec *spec, void *cfg, int argc, char **argv, int *
                 return -EINVAL;
         }
         r = check_required(spec, cfg, errbuf, errlen);
+        if (r == 0 && spec->check)
+                r = spec->check(cfg, errbuf, errlen);
         if (r < 0)
                 return r;
         if (ret_argi)

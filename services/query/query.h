@@ -1,6 +1,6 @@
-/* oa-query: the /v1 API other than ingest. This issue's part is the management routes
- * (projects and API keys) behind Bearer authentication and the plans' rate limits; the
- * stats, realtime and privacy routes come later and plug into the same route table.
+/* oa-query: the /v1 API other than ingest: the management routes (projects and API keys)
+ * and the realtime routes behind Bearer authentication and the plans' rate limits; the
+ * stats and privacy routes plug into the same route table.
  *
  *   config.c  the option table and what it cannot express (trusted proxies, log level)
  *   feed.c    following oa.projects.v1, Kafka's health, readiness, the producer's wake-ups
@@ -8,6 +8,9 @@
  *             the request log line
  *   manage.c  the projects and keys routes, and writes acknowledged by Kafka
  *   body.c    request bodies: strict JSON into checked inputs (pure, tested alone)
+ *   realtime.c GET .../realtime from Redis: one pipelined round trip, shared per second, ETag
+ *   sse.c     GET .../realtime/stream: Server-Sent Events, one timer for every stream
+ *   verify.c  GET .../verify: what arrived (Redis), what is stored (ClickHouse), what was dropped
  *   main.c    the skeleton */
 #ifndef OA_QUERY_H
 #define OA_QUERY_H

@@ -50,6 +50,8 @@ static const oa_cfg_opt opts[] = {
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
+static int check(const void *cfg, char *errbuf, size_t errlen);
+
 static const oa_cfg_spec spec = {
         .prog = "oa-realtime",
         .summary = "Consume oa.events.v1 and keep the realtime counters (visitors, pageviews, top\n"
@@ -57,9 +59,11 @@ static const oa_cfg_spec spec = {
                    "Any librdkafka property can be set as " OA_KAFKA_ENV_PREFIX "<PROP>.",
         .opts = opts,
         .n_opts = N_OPTS,
+        .check = check,
 };
 
-static int check(const oa_realtime_cfg *cfg, char *errbuf, size_t errlen) {
+static int check(const void *c, char *errbuf, size_t errlen) {
+        const oa_realtime_cfg *cfg = c;
         struct sockaddr_storage ss;
         oa_log_level level;
         socklen_t sl;
@@ -77,11 +81,7 @@ static int check(const oa_realtime_cfg *cfg, char *errbuf, size_t errlen) {
 }
 
 int oa_realtime_cfg_load(oa_realtime_cfg *cfg, int argc, char **argv, char *errbuf, size_t errlen) {
-        int r = oa_cfg_load(&spec, cfg, argc, argv, NULL, errbuf, errlen);
-
-        if (r == OA_CFG_LOAD_RUN)
-                r = check(cfg, errbuf, errlen);
-        return r;
+        return oa_cfg_load(&spec, cfg, argc, argv, NULL, errbuf, errlen);
 }
 
 void oa_realtime_cfg_free(oa_realtime_cfg *cfg) {

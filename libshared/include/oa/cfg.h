@@ -37,6 +37,10 @@ typedef struct oa_cfg_spec {
         const char *usage;      /* e.g. "[OPTION]... COMMAND"; NULL: "[OPTION]..." */
         const oa_cfg_opt *opts;
         size_t n_opts;
+        /* What the table cannot express (an address, a level name): called once every
+         * option is parsed, before --check-config says "ok"; returns 0 or a negative errno
+         * with the reason in errbuf. NULL: nothing more to check. */
+        int (*check)(const void *cfg, char *errbuf, size_t errlen);
 } oa_cfg_spec;
 
 #define OA_CFG_LOAD_RUN 0       /* run the program */

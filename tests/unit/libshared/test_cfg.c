@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +192,31 @@ ParameterizedTest(struct ll_row *row, oa_cfg, parse_ll_table) {
                 cr_assert_eq(v, row->v);
         else
                 cr_assert_eq(v, -777, "out-parameter untouched on failure");
+}
+
+static int port_not_80(const void *cfg, char *errbuf, size_t errlen) {
+        if (((const demo_cfg *) cfg)->port == 80) {
+                snprintf(errbuf, errlen, "OA_TEST_PORT: 80 is taken");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+Test(oa_cfg, the_spec_check_runs_before_check_config_says_ok, .init = cr_redirect_stdout) {
+        oa_cfg_spec spec = demo_spec;
+        char *argv[] = { "oa-test", "--check-config", "--port=80", NULL };
+        char *ok[] = { "oa-test", "--port=81", NULL };
+        char err[256] = "";
+        demo_cfg c;
+
+        spec.check = port_not_80;
+        memset(&c, 0, sizeof(c));
+        cr_assert_eq(oa_cfg_load(&spec, &c, 3, argv, NULL, err, sizeof(err)), -EINVAL);
+        cr_assert_str_eq(err, "OA_TEST_PORT: 80 is taken");
+        oa_cfg_free(&spec, &c);
+        memset(&c, 0, sizeof(c));
+        cr_assert_eq(oa_cfg_load(&spec, &c, 2, ok, NULL, err, sizeof(err)), OA_CFG_LOAD_RUN);
+        oa_cfg_free(&spec, &c);
+        fflush(stdout);
+        cr_assert_stdout_eq_str("");
 }
