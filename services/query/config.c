@@ -65,7 +65,7 @@ static const oa_cfg_opt opts[] = {
           offsetof(oa_query_cfg, clickhouse_timeout_ms), 1000, 600000, 0,
           "time budget of one stats query (ClickHouse's max_execution_time, whole seconds); "
           "past it the route answers 503 with Retry-After" },
-        { "realtime-cache-ms", "OA_QUERY_REALTIME_CACHE_MS", OA_CFG_INT, "1000",
+        { "realtime-cache-ms", "OA_QUERY_REALTIME_CACHE_MS", OA_CFG_INT, "500",
           offsetof(oa_query_cfg, realtime_cache_ms), 1, 60000, 0,
           "one realtime computation per project is shared by every poller and stream within "
           "a slot of this length" },
