@@ -263,6 +263,10 @@ def test_delete_with_events_in_flight(st):
     send_events(st, b, 120, "b")
     wait_rows(st, f"user_id = {q(a)}", 150)
     wait_rows(st, f"user_id = {q(b)}", 120)
+    # oa-sink writes sessions every OA_SINK_SESSIONS_MS (5 s)
+    deadline = time.monotonic() + 30
+    while sessions_of(st, b) < 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
     b_sessions = sessions_of(st, b)
     # oa-sink stopped: the next events of alice are in Kafka, not yet in ClickHouse
     stack(st, "stop", "sink")
