@@ -14,11 +14,14 @@ bench_ports() {
         export OA_PRIVACY_METRICS_PORT=$((9103 + offset)) OA_REDIS_AOF=no
 }
 
-# bench_stack_up: start the stack of OA_RUN_DIR unless it is up (then STARTED_STACK=1, and
-# bench_cleanup stops it again), and export its settings (stack.env).
+# bench_stack_up: start the stack of OA_RUN_DIR unless its Kafka and Redis run (then
+# STARTED_STACK=1, and bench_cleanup stops it again), and export its settings (stack.env).
+# (`stack.sh status` succeeds whatever it lists: read the states.)
 bench_stack_up() {
+        local running
         STARTED_STACK=
-        if [[ ! -f $OA_RUN_DIR/stack.env ]] || ! "$STACK" status >/dev/null 2>&1; then
+        running=$("$STACK" status 2>/dev/null | awk '($1 == "kafka" || $1 == "redis") && $2 == "running"' | wc -l)
+        if [[ ! -f $OA_RUN_DIR/stack.env ]] || ((running < 2)); then
                 say "starting the stack in $OA_RUN_DIR"
                 "$STACK" up >&2
                 STARTED_STACK=1

@@ -1,5 +1,6 @@
 /* The door of authenticated /v1 requests (oa/gate.h): failed-authentication budget per
- * address, oa_auth_check, the key's budget per minute, in that order. */
+ * address, oa_auth_check (through the cache of recognised keys), the key's budget per
+ * minute, in that order; and the rate-limit headers of the answer. */
 #include "oa/gate.h"
 
 #include "oa/entity.h"

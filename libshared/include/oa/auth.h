@@ -31,7 +31,8 @@ void oa_auth_check(const oa_catalog *c, const char *authz, size_t authz_len, uns
  * and scope bits. An entry holds only while the catalogue's generation is the one it was
  * made from (oa_catalog_generation): any applied record, a revocation among them,
  * empties it at once. Only recognised keys are kept; the answer is always the one
- * oa_auth_check would give. Returns 0 or -ENOMEM. */
+ * oa_auth_check would give. Not thread-safe: one per event loop (oa_gate owns one).
+ * Returns 0 or -ENOMEM. */
 typedef struct oa_auth_cache oa_auth_cache;
 int oa_auth_cache_new(size_t slots, oa_auth_cache **ret);
 
