@@ -70,6 +70,8 @@ set +a
 "$STACK" stop sink >/dev/null
 ch() { curl -sfS "$OA_CLICKHOUSE_URL/" --data-binary "$1"; }
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+
 # --- pre-fill -----------------------------------------------------------------------------------
 say "producing $N events into oa.events.v1"
 t0=$(now_ms)
@@ -146,6 +148,7 @@ fmiss=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['missing'])" 
 # --- docs/benchmarks.md --------------------------------------------------------------------------
 [[ -n ${BENCH_NO_DOCS:-} ]] && exit 0
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+load_end=$(cut -d' ' -f1 /proc/loadavg)
 commit=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 section=$(cat <<EOT
 <!-- bench/sink: start (written by bench/sink/run.sh; edits here are overwritten) -->
@@ -153,7 +156,8 @@ section=$(cat <<EOT
 
 Date: $(date -u +%F). Commit $commit. Machine: $(nproc) cores ($cpu), shared with other
 engineers' builds and tests, so absolute figures are noisy; the ratio is measured in the
-same run. Release build; Kafka, ClickHouse 18.16, Redis on the same machine.
+same run. Load average (1 min) $load_start at the start, $load_end at the end. Release build;
+Kafka, ClickHouse 18.16, Redis on the same machine.
 
 | measure | result | target |
 |---|---|---|
