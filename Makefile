@@ -9,7 +9,8 @@
 #   make install   install missing Debian packages and fetch the Kafka jars (once)
 #   make build     configure (debug, ASan + UBSan) once, then compile into build/
 #   make test      install, build, unit tests, the libFuzzer harnesses for a bounded time
-#                  (OA_FUZZ_SECONDS, default 60), then integration tests on their own stack
+#                  (OA_FUZZ_SECONDS, default 60), the SQL on chdb (make compat), then
+#                  integration tests on their own stack
 #   make bench     run the benchmarks (bench/run.sh)
 #   make clean     remove build/ and the integration tests' stack (.run-test/)
 
@@ -21,7 +22,7 @@ export OA_BIN_DIR ?= $(abspath $(BUILD_DIR))
 
 # Each step runs meson or a script that parallelises on its own; keep the steps in order.
 .NOTPARALLEL:
-.PHONY: help run up down status install build test unit integration fuzz bench clean
+.PHONY: help run up down status install build test unit compat integration fuzz bench clean
 
 help:
 	@sed -n '1,/^$$/s/^# \{0,1\}//p' Makefile
@@ -45,10 +46,13 @@ down:
 status:
 	@$(STACK) status
 
-test: install build unit fuzz integration
+test: install build unit fuzz compat integration
 
 unit:
 	meson test -C $(BUILD_DIR) -v --suite unit
+
+compat:
+	meson test -C $(BUILD_DIR) -v --suite compat
 
 integration:
 	@tests/integration/run.sh

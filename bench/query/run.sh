@@ -78,10 +78,8 @@ for s in sys.stdin.read().split(";"):
         urllib.request.urlopen(sys.argv[1] + "/", data=s.encode(), timeout=3600).read()' "$CH"
 }
 
-# the schema: the numbered migrations (each statement IF NOT EXISTS)
-for f in "$REPO"/services/admin/migrations/*.sql; do
-        ch_script <"$f"
-done
+# the schema: oa-admin migrate (idempotent; stack.sh up ran it already)
+"$ADMIN" migrate >&2
 
 # --- the project and its data (kept between runs) -----------------------------------------------
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }

@@ -81,3 +81,10 @@ if ! python3 -c 'import yaml, pytest, openapi_spec_validator, schemathesis, chdb
                 pyyaml pytest openapi-spec-validator schemathesis chdb </dev/null ||
                 die "$(command -v python3) lacks PyYAML, pytest, openapi-spec-validator, schemathesis or chdb and pip could not install them"
 fi
+# chdb (a current ClickHouse engine in process, from PyPI): tests/compat/test_chdb.py runs the
+# schema and oa-sink's SQL on it, as Compose and Kubernetes users' ClickHouse would.
+if ! python3 -c 'import chdb' >/dev/null 2>&1; then
+        info "installing chdb for $(command -v python3)"
+        PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check chdb </dev/null ||
+                die "$(command -v python3) lacks chdb and pip could not install it (tests/compat needs it)"
+fi

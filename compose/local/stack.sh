@@ -65,6 +65,7 @@ define_daemons() {
         DAEMONS=(
                 "edge     oa-edge      OA_EDGE_PORT    OA_EDGE_LISTEN=127.0.0.1:$OA_EDGE_PORT"
                 "query    oa-query     OA_QUERY_PORT   OA_QUERY_LISTEN=127.0.0.1:$OA_QUERY_PORT"
+                "sink     oa-sink      OA_SINK_METRICS_PORT OA_SINK_LISTEN=127.0.0.1:$OA_SINK_METRICS_PORT"
         )
 }
 
@@ -188,7 +189,7 @@ kafka_start() {
         if [[ ! -f $DIR/data/meta.properties ]]; then
                 info "formatting Kafka storage in $DIR/data"
                 "$java" "${opts[@]}" -Dlog4j2.configurationFile="$DIR/log4j2.xml" -cp "$libs/*" \
-                        kafka.tools.StorageTool format --cluster-id "$(new_cluster_id)" \
+                        kafka.tools.StorageTool format --cluster-id="$(new_cluster_id)" \
                         --config "$DIR/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 ||
                         { show_log_tail "$LOG_DIR/kafka.log"; die "formatting Kafka storage failed"; }
         fi
@@ -245,6 +246,25 @@ ensure_topics() {
                 done
         done
         wait_partition_leaders
+}
+
+# ensure_schema: `oa-admin migrate` brings ClickHouse's schema up to date (idempotent; the
+# migrations are compiled into oa-admin). Exit 1 (ClickHouse failed) is retried while a
+# fresh server settles; 3 means an applied migration changed, which needs a person.
+ensure_schema() {
+        local admin attempt status log=$LOG_DIR/migrate.log
+        admin=$(oa_admin) || die "oa-admin is not built; it applies the ClickHouse schema"
+        for attempt in 1 2 3 4 5; do
+                printf '=== %s: %s migrate\n' "$(date '+%F %T')" "$admin" >>"$log"
+                status=0
+                "$admin" migrate >>"$log" 2>&1 || status=$?
+                ((status == 1 && attempt < 5)) || break
+                sleep 1
+        done
+        if ((status != 0)); then
+                show_log_tail "$log"
+                die "'oa-admin migrate' failed (exit $status); see $log"
+        fi
 }
 
 # ensure_demo: once per run directory, `oa-admin init` (an account, a demo project and an
@@ -449,6 +469,7 @@ cmd_up() {
         mkdir -p "$OA_RUN_DIR"/{log,pid}
         start_infra "${INFRA[@]}"
         ensure_topics
+        ensure_schema
         ensure_demo
         write_env
         # shellcheck disable=SC2046 # one word per daemon name

@@ -33,6 +33,9 @@ struct oa_kcons {
         int64_t *hi;                    /* high watermark per partition when made */
         int64_t *next;                  /* next offset not yet returned, per partition */
         bool caught_up;
+        /* group consumer: told of every assignment and revocation */
+        oa_kcons_rebalance_fn *on_rebalance;
+        void *on_rebalance_opaque;
 };
 
 static int64_t now_ms(void) {
@@ -69,8 +72,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
                         e = rd_kafka_assign(rk, parts);
+                if (kc->on_rebalance && !error && !e)
+                        kc->on_rebalance(true, parts, kc->on_rebalance_opaque);
         } else {
                 log_partitions("kafka partitions revoked", rk, parts);
+                /* before the commit, so what the caller stores now is committed */
+                if (kc->on_rebalance)
+                        kc->on_rebalance(false, parts, kc->on_rebalance_opaque);
                 if (kc->manual_commit && !rd_kafka_assignment_lost(rk))
                         rd_kafka_commit(rk, NULL, 0);   /* errors reach the error callback */
                 if (coop)
@@ -145,6 +153,11 @@ out:
                 rd_kafka_conf_destroy(conf);
         oa_kcons_free(kc);
         return r;
+}
+
+void oa_kcons_on_rebalance(oa_kcons *kc, oa_kcons_rebalance_fn *fn, void *opaque) {
+        kc->on_rebalance = fn;
+        kc->on_rebalance_opaque = opaque;
 }
 
 int oa_kcons_subscribe(oa_kcons *kc, const char *const *topics, size_t n, char *errbuf,
@@ -410,8 +423,10 @@ int oa_kcons_close(oa_kcons *kc, char *errbuf, size_t errlen) {
         if (kc->closed)
                 return 0;
         r = oa_kcons_commit(kc, errbuf, errlen);
-        kc->closed = true;
+        /* closed only afterwards: the revocation inside close may still store offsets
+         * (oa_kcons_on_rebalance), and they are committed with it */
         err = rd_kafka_consumer_close(kc->rk);
+        kc->closed = true;
         if (err && r == 0) {
                 snprintf(errbuf, errlen, "close: %s", rd_kafka_err2str(err));
                 r = oa_kafka_errno(err);

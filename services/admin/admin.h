@@ -25,7 +25,8 @@ enum {
         OA_ADMIN_EXIT_OK = 0,
         OA_ADMIN_EXIT_FAILURE = 1,      /* e.g. no broker answered in time */
         OA_ADMIN_EXIT_USAGE = 2,        /* unknown command, bad argument, bad config */
-        OA_ADMIN_EXIT_DRIFT = 3,        /* done, but what exists differs from the catalogue */
+        OA_ADMIN_EXIT_DRIFT = 3,        /* done, but what exists differs from the catalogue;
+                                         * migrate: refused, an applied migration changed */
         OA_ADMIN_EXIT_NOT_FOUND = 4,    /* an account, project or key id that does not exist */
 };
 
@@ -33,6 +34,10 @@ typedef struct oa_admin_cfg {
         char *kafka_brokers;
         long long kafka_replication_factor;
         long long kafka_timeout_ms;
+        char *clickhouse_url;
+        char *clickhouse_user;
+        char *clickhouse_password;
+        long long clickhouse_timeout_ms;
         char *log_level;
 } oa_admin_cfg;
 
@@ -52,6 +57,68 @@ typedef int oa_admin_cmd_fn(const oa_admin_cfg *cfg, int argc, char **argv);
 
 oa_admin_cmd_fn oa_admin_topics_ensure;
 oa_admin_cmd_fn oa_admin_topics_list;
+
+/* ---- ClickHouse schema (migrate.c, migrate_plan.c) ---------------------------------- */
+
+/* `oa-admin migrate [--dry-run | --status | --print-sql]`: apply the migrations compiled
+ * in, in version order, recording each in oa.schema_migrations with its SHA-256. */
+oa_admin_cmd_fn oa_admin_migrate;
+
+/* One numbered migration, compiled in from services/admin/migrations/NNNN_name.sql by
+ * migrations/embed.py. */
+typedef struct oa_admin_migration {
+        unsigned version;               /* NNNN */
+        const char *name;               /* "0001_events" */
+        const char *sql;                /* the file's bytes, NUL-terminated */
+        size_t len;
+} oa_admin_migration;
+
+/* Every migration, in version order. */
+extern const oa_admin_migration oa_admin_migrations[];
+extern const size_t oa_admin_n_migrations;
+
+#define OA_ADMIN_CHECKSUM_HEX 65        /* SHA-256 as 64 hex digits and a NUL */
+
+/* The checksum recorded for a migration: SHA-256 of its bytes, lower-case hex. */
+void oa_admin_migration_checksum(const oa_admin_migration *m, char ret_hex[OA_ADMIN_CHECKSUM_HEX]);
+
+/* One statement of a SQL text: offset and length in it. */
+typedef struct oa_admin_stmt {
+        size_t off, len;
+} oa_admin_stmt;
+
+/* Split sql (len bytes) into statements at the semicolons outside string literals
+ * ('...' with backslash escapes), quoted identifiers ("..." and `...`) and comments
+ * (-- to the end of the line, and block comments). Each statement starts at its first
+ * token (leading blanks and comments skipped) and ends before its semicolon, trailing
+ * blanks dropped; one holding only blanks and comments is left out. Returns the number of
+ * statements (at most max written to ret_v), or -EINVAL when a literal, quoted name or
+ * block comment is not closed. */
+int oa_admin_sql_split(const char *sql, size_t len, oa_admin_stmt *ret_v, size_t max);
+
+/* What oa.schema_migrations says of one version. */
+typedef struct oa_admin_applied {
+        unsigned version;
+        char name[128];
+        char checksum[OA_ADMIN_CHECKSUM_HEX];
+} oa_admin_applied;
+
+/* The state of a compiled-in migration against what ClickHouse recorded. */
+typedef enum oa_admin_mig_state {
+        OA_ADMIN_MIG_PENDING,           /* not applied yet */
+        OA_ADMIN_MIG_APPLIED,           /* applied, same checksum */
+        OA_ADMIN_MIG_CHANGED,           /* applied, but its text changed since: refuse */
+} oa_admin_mig_state;
+
+/* Parse the TabSeparated answer "version\tname\tchecksum\n"... (len bytes) into at
+ * most max rows. Returns the number of rows, or -EPROTO for a line of another shape. */
+int oa_admin_applied_parse(const char *tsv, size_t len, oa_admin_applied *ret_v, size_t max);
+
+/* Compare the n compiled-in migrations with the n_applied recorded ones: ret_states[i]
+ * for migs[i]; *ret_unknown counts recorded versions this binary does not know (a newer
+ * oa-admin applied them). */
+void oa_admin_migrate_plan(const oa_admin_migration *migs, size_t n, const oa_admin_applied *applied,
+                           size_t n_applied, oa_admin_mig_state *ret_states, size_t *ret_unknown);
 
 /* ---- accounts, projects, keys: command lines (args.c) ------------------------------- */
 

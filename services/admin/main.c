@@ -23,6 +23,8 @@ static const struct command {
         { "topics", "list", oa_admin_topics_list, NULL,
           "list the topics on the brokers and any catalogue topic that is missing" },
         { "init", NULL, NULL, oa_admin_init, NULL },
+        { "migrate", NULL, oa_admin_migrate, NULL,
+          "[--dry-run | --status] apply the ClickHouse schema migrations compiled in, in order (idempotent)" },
         { "account", "create", NULL, oa_admin_account_create, NULL },
         { "account", "list", NULL, oa_admin_account_list, NULL },
         { "account", "set-plan", NULL, oa_admin_account_set_plan, NULL },
@@ -49,13 +51,14 @@ static void build_summary(oa_buf *b) {
                         oa_buf_addf(b, "  %s%s%s %s\n      %s\n", c->group, c->name ? " " : "",
                                     c->name ? c->name : "", u->synopsis, u->help);
                 else
-                        oa_buf_addf(b, "  %s %s\n      %s\n", c->group, c->name, c->help);
+                        oa_buf_addf(b, "  %s%s%s\n      %s\n", c->group, c->name ? " " : "",
+                                    c->name ? c->name : "", c->help);
         }
         oa_buf_adds(b, "\nWith --json a command prints one JSON value. `oa-admin GROUP COMMAND --help` "
                     "shows one command's usage.\n"
                     "Exit status: 0 done, 1 failed (e.g. no broker answered in time, a write was not "
                     "acknowledged), 2 usage or configuration error, 3 done but topics differ from the "
-                    "catalogue, 4 no such account, project or key.\n"
+                    "catalogue (migrate: refused, an applied migration changed), 4 no such account, project or key.\n"
                     "Any librdkafka property can be set as " OA_KAFKA_ENV_PREFIX "<PROP>: upper case, "
                     "'_' for '.', '__' for '_'\n(e.g. OA_KAFKA_X_SECURITY_PROTOCOL=sasl_ssl, "
                     "OA_KAFKA_X_SASL_PASSWORD=...).");

@@ -258,6 +258,14 @@ class ComposeTest(unittest.TestCase):
         self.assertEqual(topics.get("restart"), "no")
         self.assertEqual(topics["environment"]["OA_KAFKA_BROKERS"], "kafka:9092")
 
+    def test_migrate_service_runs_once_before_the_daemons(self):
+        migrate = self.services["migrate"]
+        self.assertEqual(migrate["command"], ["oa-admin", "migrate"])
+        self.assertEqual(migrate.get("restart"), "no")
+        self.assertEqual(migrate["depends_on"]["clickhouse"]["condition"], "service_healthy")
+        self.assertEqual(self.services["oa-edge"]["depends_on"]["migrate"]["condition"],
+                         "service_completed_successfully")
+
     def test_kafka_is_kraft_4(self):
         kafka = self.services["kafka"]
         self.assertRegex(kafka["image"], r"^apache/kafka:4\.")
@@ -392,10 +400,16 @@ class KubernetesTest(unittest.TestCase):
         self.assertEqual(set(kustomization["resources"]), files)
 
     def test_topics_job_runs_oa_admin(self):
-        jobs = self.of_kind("Job")
-        self.assertEqual(len(jobs), 1)
-        container = jobs[0]["spec"]["template"]["spec"]["containers"][0]
+        jobs = {j["metadata"]["name"]: j for j in self.of_kind("Job")}
+        self.assertEqual(set(jobs), {"oa-topics", "oa-migrate"})
+        container = jobs["oa-topics"]["spec"]["template"]["spec"]["containers"][0]
         self.assertEqual(container["command"], ["oa-admin", "topics", "ensure"])
+
+    def test_migrate_job_runs_oa_admin_migrate(self):
+        job = next(j for j in self.of_kind("Job") if j["metadata"]["name"] == "oa-migrate")
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(container["command"], ["oa-admin", "migrate"])
+        self.assertEqual(job["spec"]["template"]["spec"]["restartPolicy"], "OnFailure")
 
 
 class GatewayRoutesTest(unittest.TestCase):

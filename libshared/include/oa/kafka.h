@@ -198,6 +198,15 @@ void oa_kmsg_done(oa_kmsg *m);
  * Returns 0 and *ret_kc, or a negative errno with errbuf. */
 int oa_kcons_new(const oa_kafka_cfg *c, oa_kcons **ret_kc, char *errbuf, size_t errlen);
 
+/* Told of a group consumer's rebalances, from inside oa_kcons_poll: assigned true once
+ * parts are assigned (the caller may pause or seek them), false when they are revoked,
+ * before the wrapper commits the stored offsets (so what the caller stores then is
+ * committed) and unassigns them. parts is librdkafka's list, valid during the call. */
+typedef void oa_kcons_rebalance_fn(bool assigned, rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* Install fn (NULL: none) for kc's rebalances. */
+void oa_kcons_on_rebalance(oa_kcons *kc, oa_kcons_rebalance_fn *fn, void *opaque);
+
 /* Subscribe to n topics (the group balances their partitions). Returns 0 or -errno. */
 int oa_kcons_subscribe(oa_kcons *kc, const char *const *topics, size_t n, char *errbuf,
                        size_t errlen);

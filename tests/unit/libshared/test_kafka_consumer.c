@@ -292,3 +292,42 @@ Test(oa_kcons, reader_sees_tombstones_as_null_values) {
         oa_kmsg_done(&msg);
         oa_kcons_free(kc);
 }
+
+/* What the rebalance hook saw, and what it stores when partitions are revoked. */
+struct hook_seen {
+        int assigned, revoked;
+        int32_t partition;
+        oa_kcons *kc;
+        int64_t store_on_revoke;
+};
+
+static void on_rebalance(bool assigned, rd_kafka_topic_partition_list_t *parts, void *opaque) {
+        struct hook_seen *h = opaque;
+
+        if (assigned) {
+                h->assigned++;
+                h->partition = parts->cnt == 1 ? parts->elems[0].partition : -1;
+        } else {
+                h->revoked++;
+                if (h->store_on_revoke >= 0)
+                        oa_kcons_store(h->kc, "t", 0, h->store_on_revoke);
+        }
+}
+
+Test(oa_kcons, rebalance_hook_sees_assignment_and_stores_on_revoke_are_committed) {
+        struct hook_seen h = { .partition = -2, .store_on_revoke = 5 };
+        int64_t offs[8];
+        char err[256];
+
+        produce_n(m.brokers, "t", 8);
+        h.kc = new_consumer("g-hook", true);
+        oa_kcons_on_rebalance(h.kc, on_rebalance, &h);
+        cr_assert_eq(poll_msgs(h.kc, 8, 20000, offs), 8);
+        cr_assert_eq(h.assigned, 1);
+        cr_assert_eq(h.partition, 0);
+        cr_assert_eq(h.revoked, 0);
+        cr_assert_eq(oa_kcons_close(h.kc, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(h.revoked, 1, "close revokes through the hook");
+        oa_kcons_free(h.kc);
+        cr_assert_eq(first_offset_for("g-hook"), 6, "the offset stored in the hook was committed");
+}
