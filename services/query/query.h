@@ -8,6 +8,12 @@
  *             the request log line
  *   manage.c  the projects and keys routes, and writes acknowledged by Kafka
  *   body.c    request bodies: strict JSON into checked inputs (pure, tested alone)
+ *   qb.h, qb.c, qb_parse.c  the stats query builder: whitelists, parsing, SQL (pure)
+ *   stats.c   the stats routes on ClickHouse (pageviews, sessions, conversions,
+ *             timeseries, query), answers and errors
+ *   stats_filtered.c  /filtered: oa-edge's drop counts from Redis
+ *   export.c  /export: NDJSON streamed in chunks
+ *   cache.c   the read cache of the stats routes
  *   main.c    the skeleton */
 #ifndef OA_QUERY_H
 #define OA_QUERY_H
