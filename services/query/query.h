@@ -8,7 +8,13 @@
  *             the request log line
  *   manage.c  the projects and keys routes, and writes acknowledged by Kafka
  *   body.c    request bodies: strict JSON into checked inputs (pure, tested alone)
- *   realtime.c GET .../realtime from Redis: one pipelined round trip, shared per second, ETag
+ *   qb.h, qb.c, qb_parse.c  the stats query builder: whitelists, parsing, SQL (pure)
+ *   stats.c   the stats routes on ClickHouse (pageviews, sessions, conversions,
+ *             timeseries, query), answers and errors
+ *   stats_filtered.c  /filtered: oa-edge's drop counts from Redis
+ *   export.c  /export: NDJSON streamed in chunks
+ *   cache.c   the read cache of the stats routes
+ *   realtime.c GET .../realtime from Redis: one pipelined round trip, shared per half second, ETag
  *   sse.c     GET .../realtime/stream: Server-Sent Events, one timer for every stream
  *   verify.c  GET .../verify: what arrived (Redis), what is stored (ClickHouse), what was dropped
  *   main.c    the skeleton */
