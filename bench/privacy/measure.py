@@ -13,8 +13,8 @@ import time
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-import benchdoc  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "auth"))
+from measure import write_section  # noqa: E402  (bench/auth/measure.py)
 
 CH = os.environ["OA_CLICKHOUSE_URL"].rstrip("/") + "/"
 GW = int(os.environ["OA_GATEWAY_PORT"])
@@ -189,7 +189,9 @@ counting the rows first and the check that nothing is left.
 - every round, ours (s): {', '.join(f'{x:.2f}' for x in ours_s)}
 - every round, baseline (s): {', '.join(f'{x:.2f}' for x in base_s)}
 """
-    benchdoc.write_section(os.environ["BENCH_DOC"], "privacy", body)
+    section = ("<!-- bench/privacy: start (written by bench/privacy/run.sh; edits here are "
+               "overwritten) -->\n" + body.strip() + "\n<!-- bench/privacy: end -->")
+    write_section(os.environ["BENCH_DOC"], "bench/privacy", section)
 
 
 if __name__ == "__main__":

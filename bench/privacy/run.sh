@@ -23,12 +23,9 @@ STACK="$REPO/compose/local/stack.sh"
 offset=${BENCH_PORT_OFFSET:-12500}
 export OA_RUN_DIR=${BENCH_RUN_DIR:-$REPO/.run-bench-privacy}
 export OA_BIN_DIR=${OA_BIN_DIR:-$REPO/build}
-export OA_KAFKA_PORT=$((9092 + offset)) OA_KAFKA_CONTROLLER_PORT=$((9093 + offset))
-export OA_CLICKHOUSE_HTTP_PORT=$((8123 + offset)) OA_CLICKHOUSE_TCP_PORT=$((9000 + offset))
-export OA_REDIS_PORT=$((6379 + offset)) OA_GATEWAY_PORT=$((8000 + offset))
-export OA_EDGE_PORT=$((8080 + offset)) OA_QUERY_PORT=$((8081 + offset))
-export OA_SINK_METRICS_PORT=$((9101 + offset)) OA_REALTIME_METRICS_PORT=$((9102 + offset))
-export OA_PRIVACY_METRICS_PORT=$((9103 + offset)) OA_REDIS_AOF=no
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
+bench_ports "$offset"
 export OA_PRIVACY_CHECK_EVERY_MS=${BENCH_CHECK_EVERY_MS:-200}
 
 say() { echo "[bench/privacy] $*" >&2; }
