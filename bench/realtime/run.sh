@@ -5,7 +5,7 @@
 #      counted in GET /v1/projects/{id}/realtime (polled every 10 ms), over BENCH_SAMPLES
 #      events one after the other at random moments; and, as the breakdown, to the event
 #      counted in Redis (oa-realtime's part) and in a second oa-query that shares a
-#      computation per half second instead of per second.
+#      computation per second instead of per half second (the default).
 #   2. polling: wrk with BENCH_CONNECTIONS (200) concurrent pollers on /realtime of one
 #      project (full answers, and pollers sending If-None-Match), against the same oa-query
 #      answering GET /healthz (the baseline: the server's floor), in alternation over
