@@ -237,7 +237,7 @@ def main():
                  # wrk takes one -H here (bench/auth's wrk()); it writes "name: value\r\n"
                  # as given, so the CRLF inside adds the second header line
                  f"Authorization: Bearer {reader}\r\nIf-None-Match: {etag}"),
-                ("GET .../realtime, paced: each poller every 100 ms (bench/realtime/pace.lua)", url,
+                ("GET .../realtime, paced: each poller every 50-150 ms (bench/realtime/pace.lua)", url,
                  f"Authorization: Bearer {reader}")]
     results = {v[0]: {"rps": [], "p99": [], "cpu": []} for v in variants}
     computed0 = metric(QUERY, 'oa_query_realtime_answers_total{result="computed"}')
