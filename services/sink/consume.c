@@ -320,8 +320,8 @@ static bool transient(int r) {
 }
 
 /* After an attempt that failed in transit: did the events land? Yes when ClickHouse
- * holds, on every partition of the batch, the batch's highest row offset. */
-static int events_landed(oa_sink *s, bool *ret) {
+ * holds, on every partition of the batch, the batch's highest row offset (row_max). */
+static int events_landed(oa_sink *s, const int64_t *row_max, bool *ret) {
         oa_buf sql, out;
         int r = 0;
 
@@ -332,7 +332,7 @@ static int events_landed(oa_sink *s, bool *ret) {
                 oa_ch_req req = { .out = &out };
                 long long max = -1;
 
-                if (s->parts[p].batch_row_max < 0)
+                if (row_max[p] < 0)
                         continue;
                 oa_buf_reset(&sql);
                 oa_buf_reset(&out);
@@ -342,7 +342,7 @@ static int events_landed(oa_sink *s, bool *ret) {
                         r = oa_ch_request(s->ch, &req, s->ch_err, sizeof(s->ch_err));
                 if (r == 0 && (!out.data || sscanf(out.data, "%lld", &max) != 1))
                         r = -EPROTO;
-                *ret = r == 0 && max >= s->parts[p].batch_row_max;
+                *ret = r == 0 && max >= row_max[p];
         }
         oa_buf_done(&sql);
         oa_buf_done(&out);
@@ -366,39 +366,99 @@ static int sessions_landed(oa_sink *s, bool *ret) {
         return r;
 }
 
-/* One insert; the latency observed, the outcome noted. */
+static void observe(oa_sink *s, int r, int64_t ms, bool *uncertain) {
+        oa_metrics_histogram_observe(s->m.insert_seconds, (double) ms / 1000.0);
+        oa_metrics_counter_inc(r == 0 ? s->m.inserts : s->m.insert_errors, 1);
+        if (r < 0 && transient(r))
+                *uncertain = true;
+}
+
+/* One insert from the loop's connection; the latency observed, the outcome noted. */
 static int insert(oa_sink *s, const char *sql, const oa_buf *data, bool *uncertain) {
         oa_ch_req req = { .sql = sql, .data = data->data, .data_len = data->len };
         int64_t t0 = oa_sink_mono_ms();
         int r = oa_ch_request(s->ch, &req, s->ch_err, sizeof(s->ch_err));
 
-        oa_metrics_histogram_observe(s->m.insert_seconds, (double) (oa_sink_mono_ms() - t0) / 1000.0);
-        oa_metrics_counter_inc(r == 0 ? s->m.inserts : s->m.insert_errors, 1);
-        if (r < 0 && transient(r))
-                *uncertain = true;
+        observe(s, r, oa_sink_mono_ms() - t0, uncertain);
         return r;
 }
 
-/* The events of the batch are in ClickHouse: their offsets wait for the sessions. */
-static void complete_events(oa_sink *s) {
+/* The flight's events are in ClickHouse: their offsets wait for the sessions. */
+static void flight_complete(oa_sink *s) {
+        oa_sink_flight *f = &s->flight;
+
+        for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)
+                if (f->pending[p] > s->parts[p].held)
+                        s->parts[p].held = f->pending[p];
+        oa_metrics_counter_inc(s->m.rows, f->rows);
+        oa_metrics_gauge_set(s->m.last_insert, (double) oa_sink_wall_ms() / 1000.0);
+        oa_buf_reset(&f->events);
+        f->rows = 0;
+        f->active = f->busy = f->uncertain = false;
+}
+
+/* Take the flight's outcome: wait for the worker, or, after a failure, look whether it
+ * landed and send it again from the loop's connection. Returns 0 when nothing is in
+ * flight any more, or the error (the flight is kept as it is for the next retry). */
+static int flight_settle(oa_sink *s) {
+        oa_sink_flight *f = &s->flight;
+        bool landed = false;
+        int64_t ms = 0;
+        int r = 0;
+
+        if (!f->active)
+                return 0;
+        if (f->busy) {
+                r = oa_sink_ins_wait(s->ins, &ms, s->ch_err, sizeof(s->ch_err));
+                f->busy = false;
+                if (r != -ECHILD)
+                        observe(s, r, ms, &f->uncertain);
+        } else {
+                if (f->uncertain)
+                        r = events_landed(s, f->row_max, &landed);
+                if (r == 0 && !landed)
+                        r = insert(s, OA_SINK_SQL_INSERT_EVENTS, &f->events, &f->uncertain);
+        }
+        oa_sink_note_ch(s, r, s->ch_err);
+        if (r == 0)
+                flight_complete(s);
+        return r;
+}
+
+/* Hand the batch's events to the worker (the flight is settled). The batch starts over;
+ * its dead letters were acknowledged. */
+static void flight_hand_over(oa_sink *s) {
         oa_sink_batch *b = &s->batch;
+        oa_sink_flight *f = &s->flight;
+        oa_buf t;
 
         for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++) {
                 oa_sink_part *pt = &s->parts[p];
 
-                if (pt->pending > pt->held)
-                        pt->held = pt->pending;
+                f->pending[p] = pt->pending;
+                f->row_max[p] = pt->batch_row_max;
                 pt->pending = pt->batch_row_max = -1;
         }
-        oa_metrics_counter_inc(s->m.rows, b->rows);
-        oa_metrics_gauge_set(s->m.last_insert, (double) oa_sink_wall_ms() / 1000.0);
+        t = f->events;
+        f->events = b->events;
+        b->events = t;
+        f->rows = b->rows;
+        f->active = true;
+        f->uncertain = false;
         for (size_t i = 0; i < b->n_dls; i++)
                 free(b->dls[i].bytes);
         b->n_dls = 0;
-        oa_buf_reset(&b->events);
         b->rows = 0;
         b->first_ms = 0;
-        b->events_done = b->events_uncertain = false;
+        if (!f->events.len)
+                flight_complete(s);     /* only skipped messages and dead letters */
+        else if (oa_sink_ins_submit(s->ins, OA_SINK_SQL_INSERT_EVENTS, &f->events) == 0)
+                f->busy = true;
+        /* else the next settle sends it from the loop */
+}
+
+bool oa_sink_flight_busy(oa_sink *s) {
+        return s->flight.busy && oa_sink_ins_busy(s->ins);
 }
 
 /* The sessions are in ClickHouse too: they are live, and the held offsets are stored. */
@@ -445,6 +505,9 @@ static bool sessions_due(oa_sink *s) {
                 const oa_sink_part *pt = &s->parts[p];
                 int64_t top = pt->pending > pt->held ? pt->pending : pt->held;
 
+                if (s->flight.active && s->flight.pending[p] > top)
+                        top = s->flight.pending[p];
+
                 if (top >= 0 && top - (pt->stored >= 0 ? pt->stored : pt->first) >= half)
                         return true;
         }
@@ -452,6 +515,8 @@ static bool sessions_due(oa_sink *s) {
 }
 
 bool oa_sink_sessions_waiting(const oa_sink *s) {
+        if (s->flight.active)
+                return true;
         for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)
                 if (s->parts[p].held >= 0)
                         return true;
@@ -461,21 +526,20 @@ bool oa_sink_sessions_waiting(const oa_sink *s) {
 int oa_sink_flush(oa_sink *s, bool sessions) {
         oa_sink_batch *b = &s->batch;
         bool landed;
-        int r = 0;
+        int r;
 
+        /* at most one batch in flight, acknowledged in order */
+        if ((r = flight_settle(s)) < 0)
+                return r;
         if (b->first_ms) {
                 if (b->n_dls && (r = send_deadletters(s)) < 0)
                         return r;
-                if (!b->events_done && b->events.len) {
-                        if (b->events_uncertain && (r = events_landed(s, &landed)) == 0 && landed)
-                                b->events_done = true;
-                        if (r == 0 && !b->events_done)
-                                r = insert(s, OA_SINK_SQL_INSERT_EVENTS, &b->events, &b->events_uncertain);
-                        oa_sink_note_ch(s, r, s->ch_err);
-                        if (r < 0)
-                                return r;
-                }
-                complete_events(s);
+                flight_hand_over(s);
+                /* the sessions are written only once every event before them is in */
+                if (!sessions && !b->sessions_encoded && !sessions_due(s))
+                        return 0;
+                if ((r = flight_settle(s)) < 0)
+                        return r;
         }
         if (!oa_sink_sessions_waiting(s) || (!sessions && !b->sessions_encoded && !sessions_due(s)))
                 return 0;
@@ -503,14 +567,26 @@ int oa_sink_flush(oa_sink *s, bool sessions) {
 
 void oa_sink_drop_all(oa_sink *s) {
         oa_sink_batch *b = &s->batch;
+        oa_sink_flight *f = &s->flight;
+        int64_t ms;
+        char err[256];
 
+        if (f->busy)            /* its bytes stay untouched until the worker is done */
+                oa_sink_ins_wait(s->ins, &ms, err, sizeof(err));
+        oa_buf_reset(&f->events);
+        f->rows = 0;
+        f->active = f->busy = f->uncertain = false;
         b->n_dirty = b->n_encoded = 0;
         for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)
                 if (s->parts[p].assigned || s->parts[p].sessions)
                         oa_sink_part_reset(s, p);
         b->sessions_encoded = true;     /* nothing left to encode */
+        for (size_t i = 0; i < b->n_dls; i++)
+                free(b->dls[i].bytes);
+        b->n_dls = 0;
+        oa_buf_reset(&b->events);
         b->rows = 0;
-        complete_events(s);
+        b->first_ms = 0;
         complete_sessions(s);
         if (s->parked_valid) {
                 oa_kmsg_done(&s->parked);
