@@ -457,6 +457,10 @@ static void flight_hand_over(oa_sink *s) {
         /* else the next settle sends it from the loop */
 }
 
+int oa_sink_settle(oa_sink *s) {
+        return flight_settle(s);
+}
+
 bool oa_sink_flight_busy(oa_sink *s) {
         return s->flight.busy && oa_sink_ins_busy(s->ins);
 }

@@ -167,7 +167,13 @@ void oa_sink_tick(oa_sink *s) {
          * it is handed over as soon as the one before it is acknowledged */
         if (!full && oa_sink_flight_busy(s))
                 return;
-        if (s->flight.active || (b->first_ms && (now - b->first_ms >= s->cfg->batch_ms || full)) ||
+        /* the answer is in: taken now (a failure gets stuck at once), the next batch still
+         * waits for its age */
+        if (s->flight.active && oa_sink_settle(s) < 0) {
+                oa_sink_get_stuck(s);
+                return;
+        }
+        if ((b->first_ms && (now - b->first_ms >= s->cfg->batch_ms || full)) ||
             (now - s->sessions_flushed_ms >= s->cfg->sessions_ms && oa_sink_sessions_waiting(s))) {
                 if (oa_sink_flush(s, false) < 0)
                         oa_sink_get_stuck(s);

@@ -376,6 +376,9 @@ int oa_sink_flush(oa_sink *s, bool sessions);
 /* True while the worker runs the flight's insert and the batch could wait for it (it is
  * not full): the loop's turn then does not block on a flush. */
 bool oa_sink_flight_busy(oa_sink *s);
+/* Take the answer for the batch in flight (waiting for it, or sending it again after a
+ * failure). Returns 0 when none is in flight any more, or the error (kept for a retry). */
+int oa_sink_settle(oa_sink *s);
 /* True while sessions or offsets wait for a sessions flush. */
 bool oa_sink_sessions_waiting(const oa_sink *s);
 /* The loop's turn: age flush, retries while stuck. */
