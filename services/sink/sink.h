@@ -15,8 +15,8 @@
  *   sql.c      every SQL text the sink sends, from one place (--print-sql shows them)
  *   tsv.c      reading ClickHouse's TabSeparated answers (pure)
  *   part.c     per-partition state; what happens on assignment (rebuild from ClickHouse)
- *   consume.c  one message: decode, dead letters, skip, dedup, sessions, into the batch;
- *              the flush and its retries
+ *   consume.c  one message: decode, dead letters, skip, dedup, sessions, into the batch
+ *   flush.c    the batch into ClickHouse: the flush, the batch in flight, the retries
  *   insert.c   the insert worker: a thread with its own connection, one insert in flight
  *   feed.c     metrics, readiness, lag
  *   main.c     the skeleton */
@@ -222,7 +222,7 @@ int oa_sink_sql_print(void);
  * or -EPROTO for more than max fields. ret_len[i] is each field's length. */
 int oa_sink_tsv_split(char *line, size_t len, char **ret_f, size_t *ret_len, size_t max);
 
-/* ---- the daemon (part.c, consume.c, feed.c) ---- */
+/* ---- the daemon (part.c, consume.c, flush.c, insert.c, feed.c) ---- */
 
 #define OA_SINK_PARTITIONS_MAX 1024
 
@@ -358,7 +358,7 @@ void oa_sink_suppress_poll(oa_sink *s);
 bool oa_sink_suppress_ready(const oa_sink *s);
 void oa_sink_suppress_stop(oa_sink *s);
 
-/* consume.c */
+/* consume.c, flush.c */
 /* Put ss in the list of sessions the next sessions flush writes. */
 int oa_sink_mark_dirty(oa_sink_batch *b, oa_sink_sess *ss);
 /* Encode the rows of ss's change into the batch now: the cancel of what is live, the new
