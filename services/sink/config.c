@@ -35,10 +35,11 @@ static const oa_cfg_opt opts[] = {
           "events in a batch at most; a full batch is inserted at once" },
         { "batch-bytes", "OA_SINK_BATCH_BYTES", OA_CFG_INT, "67108864",
           offsetof(oa_sink_cfg, batch_bytes), 65536, 1073741824, 0,
-          "RowBinary bytes of a batch at most (64 MiB)" },
+          "RowBinary bytes of a batch at most (64 MiB; with the batch in flight, twice in memory)" },
         { "batch-ms", "OA_SINK_BATCH_MS", OA_CFG_INT, "500",
           offsetof(oa_sink_cfg, batch_ms), 1, 1000, 0,
-          "a batch is inserted at the latest this long after its first event (at most 1 s)" },
+          "a batch is inserted at the latest this long after its first event (at most 1 s), or "
+          "once the insert of the batch before it is acknowledged" },
         { "dedup-window", "OA_SINK_DEDUP_WINDOW", OA_CFG_INT, "100000",
           offsetof(oa_sink_cfg, dedup_window), 1000, 10000000, 0,
           "offsets per partition whose event ids are kept (an event_id seen again within them is "

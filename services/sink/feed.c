@@ -142,6 +142,7 @@ void oa_sink_get_stuck(oa_sink *s) {
 void oa_sink_tick(oa_sink *s) {
         int64_t now = oa_sink_mono_ms();
         oa_sink_batch *b = &s->batch;
+        bool full;
 
         update_rate(s, now);
         if (s->stuck) {
@@ -161,8 +162,18 @@ void oa_sink_tick(oa_sink *s) {
                 oa_log_info("clickhouse took the batch; partitions resumed");
                 return;
         }
-        if ((b->first_ms && (now - b->first_ms >= s->cfg->batch_ms || b->rows >= (size_t) s->cfg->batch_rows ||
-                             b->events.len >= (size_t) s->cfg->batch_bytes)) ||
+        full = b->rows >= (size_t) s->cfg->batch_rows || b->events.len >= (size_t) s->cfg->batch_bytes;
+        /* while ClickHouse takes the batch in flight, the next one grows (unless full):
+         * it is handed over as soon as the one before it is acknowledged */
+        if (!full && oa_sink_flight_busy(s))
+                return;
+        /* the answer is in: taken now (a failure gets stuck at once), the next batch still
+         * waits for its age */
+        if (s->flight.active && oa_sink_settle(s) < 0) {
+                oa_sink_get_stuck(s);
+                return;
+        }
+        if ((b->first_ms && (now - b->first_ms >= s->cfg->batch_ms || full)) ||
             (now - s->sessions_flushed_ms >= s->cfg->sessions_ms && oa_sink_sessions_waiting(s))) {
                 if (oa_sink_flush(s, false) < 0)
                         oa_sink_get_stuck(s);

@@ -110,6 +110,7 @@ int main(int argc, char **argv) {
                 oa_sink_part_reset(s, p);
         oa_arena_init(&s->arena, 64u << 20);
         oa_sink_batch_init(&s->batch, &cfg);
+        oa_buf_init(&s->flight.events, s->batch.events.max);      /* swapped with it */
 
         /* signals */
         r = oa_sig_setup();
@@ -133,6 +134,14 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 oa_log_error("clickhouse client", "error", err);
                 ret = 2;
+                goto out;
+        }
+        r = oa_sink_ins_new(&(oa_ch_cfg) { .url = cfg.clickhouse_url, .user = cfg.clickhouse_user,
+                                           .password = cfg.clickhouse_password,
+                                           .query_timeout_ms = (long) cfg.clickhouse_timeout_ms },
+                            &s->ins, err, sizeof(err));
+        if (r < 0) {
+                oa_log_error("clickhouse insert worker", "error", err[0] ? err : strerror(-r));
                 goto out;
         }
         r = oa_ch_ping(s->ch, s->ch_err, sizeof(s->ch_err));
@@ -199,12 +208,14 @@ out:
                 s->kc = oa_kcons_free(s->kc);
                 oa_sink_suppress_stop(s);
                 s->dlq = oa_kprod_free(s->dlq);
+                s->ins = oa_sink_ins_free(s->ins);     /* waits for an insert in flight */
                 s->ch = oa_ch_free(s->ch);
                 if (s->parked_valid)
                         oa_kmsg_done(&s->parked);
                 for (int p = 0; p < OA_SINK_PARTITIONS_MAX; p++)
                         oa_sink_part_reset(s, p);
                 oa_sink_batch_done(&s->batch);
+                oa_buf_done(&s->flight.events);
                 oa_arena_done(&s->arena);
                 s->metrics = oa_metrics_free(s->metrics);
                 oa_log_info("stopped", "exit", ret ? "failure" : "ok");

@@ -15,8 +15,9 @@
  *   sql.c      every SQL text the sink sends, from one place (--print-sql shows them)
  *   tsv.c      reading ClickHouse's TabSeparated answers (pure)
  *   part.c     per-partition state; what happens on assignment (rebuild from ClickHouse)
- *   consume.c  one message: decode, dead letters, skip, dedup, sessions, into the batch;
- *              the flush and its retries
+ *   consume.c  one message: decode, dead letters, skip, dedup, sessions, into the batch
+ *   flush.c    the batch into ClickHouse: the flush, the batch in flight, the retries
+ *   insert.c   the insert worker: a thread with its own connection, one insert in flight
  *   feed.c     metrics, readiness, lag
  *   main.c     the skeleton */
 #ifndef OA_SINK_H
@@ -221,7 +222,7 @@ int oa_sink_sql_print(void);
  * or -EPROTO for more than max fields. ret_len[i] is each field's length. */
 int oa_sink_tsv_split(char *line, size_t len, char **ret_f, size_t *ret_len, size_t max);
 
-/* ---- the daemon (part.c, consume.c, feed.c) ---- */
+/* ---- the daemon (part.c, consume.c, flush.c, insert.c, feed.c) ---- */
 
 #define OA_SINK_PARTITIONS_MAX 1024
 
@@ -253,9 +254,9 @@ typedef struct oa_sink_batch {
         oa_buf sessions;                /* RowBinary rows of oa.sessions, built at flush */
         size_t rows;
         int64_t first_ms;               /* monotonic time of the first row; 0: empty */
-        bool events_done, sessions_done;
+        bool sessions_done;
         bool sessions_encoded;          /* the dirty sessions are in `sessions` */
-        bool events_uncertain, sessions_uncertain;  /* an attempt failed in transit: it
+        bool sessions_uncertain;        /* an attempt failed in transit: it
                                          * may have landed; look before sending again */
         uint64_t probe_session;         /* a +1 row of `sessions`, to look for */
         uint32_t probe_version;
@@ -264,6 +265,37 @@ typedef struct oa_sink_batch {
         oa_sink_dl *dls;
         size_t n_dls, cap_dls;
 } oa_sink_batch;
+
+/* ---- the insert worker (insert.c) ---- */
+
+typedef struct oa_sink_ins oa_sink_ins;
+
+/* Start the worker thread with its own ClickHouse client for c. Returns 0 and sets
+ * *ret_w, or an error (errbuf). */
+int oa_sink_ins_new(const oa_ch_cfg *c, oa_sink_ins **ret_w, char *errbuf, size_t errlen);
+/* Wait for the insert in flight (if any), stop the thread, free. NULL-safe; NULL. */
+oa_sink_ins *oa_sink_ins_free(oa_sink_ins *w);
+/* Hand over one insert: sql and data stay owned by the caller, untouched until
+ * oa_sink_ins_wait returned. Returns 0, or -EBUSY when a result was not taken yet. */
+int oa_sink_ins_submit(oa_sink_ins *w, const char *sql, const oa_buf *data);
+/* True while the insert handed over runs. */
+bool oa_sink_ins_busy(oa_sink_ins *w);
+/* Wait for the insert handed over; its result (0 or an oa_ch error, text in errbuf) and
+ * its duration in *ret_ms. -ECHILD when nothing was handed over. */
+int oa_sink_ins_wait(oa_sink_ins *w, int64_t *ret_ms, char *errbuf, size_t errlen);
+
+/* The events of the batch handed to the worker, until ClickHouse acknowledged them.
+ * While it is active nothing after it completes; when its insert failed it is sent again
+ * from here (after the "did it land" check) before anything else is. */
+typedef struct oa_sink_flight {
+        bool active;                    /* holds a batch not acknowledged yet */
+        bool busy;                      /* its insert runs in the worker */
+        bool uncertain;                 /* an attempt failed in transit: look first */
+        oa_buf events;                  /* swapped with the batch's at hand-over */
+        size_t rows;
+        int64_t pending[OA_SINK_PARTITIONS_MAX];        /* per partition: highest offset */
+        int64_t row_max[OA_SINK_PARTITIONS_MAX];        /* and highest offset of a row; -1 */
+} oa_sink_flight;
 
 typedef struct oa_sink_metrics {
         oa_metrics_counter *rows, *sessions_rows, *skipped, *duplicates, *inserts, *insert_errors;
@@ -286,6 +318,8 @@ typedef struct oa_sink {
         oa_sink_metrics m;
         oa_sink_part parts[OA_SINK_PARTITIONS_MAX];
         oa_sink_batch batch;
+        oa_sink_ins *ins;               /* the insert worker (insert.c) */
+        oa_sink_flight flight;
         oa_arena arena;                 /* the decoded event of the message in hand */
         /* ClickHouse trouble: everything waits (partitions paused, the message in hand
          * parked) until the retry at next_retry_ms succeeds. */
@@ -324,7 +358,7 @@ void oa_sink_suppress_poll(oa_sink *s);
 bool oa_sink_suppress_ready(const oa_sink *s);
 void oa_sink_suppress_stop(oa_sink *s);
 
-/* consume.c */
+/* consume.c, flush.c */
 /* Put ss in the list of sessions the next sessions flush writes. */
 int oa_sink_mark_dirty(oa_sink_batch *b, oa_sink_sess *ss);
 /* Encode the rows of ss's change into the batch now: the cancel of what is live, the new
@@ -339,6 +373,12 @@ int oa_sink_handle(oa_sink *s, oa_kmsg *m);
  * (OA_SINK_SESSIONS_MS, or half the rebuild window reached), the sessions and the
  * offsets. Returns 0 or an error (what is not done is kept for the retry). */
 int oa_sink_flush(oa_sink *s, bool sessions);
+/* True while the worker runs the flight's insert and the batch could wait for it (it is
+ * not full): the loop's turn then does not block on a flush. */
+bool oa_sink_flight_busy(oa_sink *s);
+/* Take the answer for the batch in flight (waiting for it, or sending it again after a
+ * failure). Returns 0 when none is in flight any more, or the error (kept for a retry). */
+int oa_sink_settle(oa_sink *s);
 /* True while sessions or offsets wait for a sessions flush. */
 bool oa_sink_sessions_waiting(const oa_sink *s);
 /* The loop's turn: age flush, retries while stuck. */

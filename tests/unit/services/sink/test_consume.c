@@ -2,7 +2,8 @@
  * the batch. Skipped when ClickHouse holds its offset, dead-lettered when poison (the next
  * message still goes in), skipped when its event_id was written recently, else one
  * RowBinary row and its session marked for the next sessions flush; the offsets to store
- * follow every message; a visitor's new session encodes the previous one's final rows. */
+ * follow every message; a visitor's new session encodes the previous one's final rows; a
+ * failed insert in flight keeps its batch and offsets (ClickHouse where nothing listens). */
 #include "sink.h"
 
 #include <criterion/criterion.h>
@@ -150,4 +151,36 @@ Test(oa_sink_consume, unsynced_partition_without_clickhouse_parks) {
         cr_assert_eq(s->batch.rows, 0);
         cr_assert_not(s->parts[3].synced);
         s->ch = oa_ch_free(s->ch);
+}
+
+Test(oa_sink_consume, a_failed_insert_in_flight_keeps_its_batch_and_offsets) {
+        const oa_ch_cfg nowhere = { .url = "http://127.0.0.1:1", .connect_timeout_ms = 500 };
+        oa_kmsg m = msg(7, "e1", "v1", T0);
+        char err[256];
+
+        oa_buf_init(&s->flight.events, s->batch.events.max);
+        cr_assert_eq(oa_ch_new(&nowhere, &s->ch, err, sizeof(err)), 0);
+        cr_assert_eq(oa_sink_ins_new(&nowhere, &s->ins, err, sizeof(err)), 0);
+        s->sessions_flushed_ms = oa_sink_mono_ms();     /* sessions not due */
+        cr_assert_eq(oa_sink_handle(s, &m), 0);
+
+        cr_assert_eq(oa_sink_flush(s, false), 0, "handed over, not waited for");
+        cr_assert(s->flight.active);
+        cr_assert_eq(s->flight.row_max[2], 7);
+        cr_assert_eq(s->batch.rows, 0, "the next batch starts empty");
+        cr_assert_eq(oa_sink_flush(s, true), -ECONNREFUSED);
+        cr_assert(s->flight.active, "kept for the retry");
+        cr_assert_eq(s->flight.rows, 1);
+        cr_assert_gt(s->flight.events.len, 0);
+        cr_assert_eq(s->parts[2].held, -1, "nothing completes before the flight");
+        cr_assert_eq(s->parts[2].stored, -1);
+        cr_assert_eq(oa_sink_flush(s, true), -ECONNREFUSED, "the retry, from the loop");
+        cr_assert(s->flight.active);
+        cr_assert(oa_sink_sessions_waiting(s));
+
+        oa_sink_drop_all(s);
+        cr_assert(!s->flight.active);
+        s->ins = oa_sink_ins_free(s->ins);
+        s->ch = oa_ch_free(s->ch);
+        oa_buf_done(&s->flight.events);
 }
