@@ -184,3 +184,61 @@ void oa_gate_add_headers(h2o_req_t *req, const oa_rl_result *limit, long long re
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, "Cache-Control",
                        H2O_STRLIT("no-store"));
 }
+
+/* ---- metrics ---- */
+
+int oa_gate_counters_init(oa_gate_counters *c, oa_metrics_family *auth, oa_metrics_family *limit,
+                          oa_metrics_family *limit_local) {
+        int r = 0;
+
+#define CHILD(fam, out, ...) \
+        if (r == 0) \
+                r = oa_metrics_family_counter(fam, (const char *const[]) { __VA_ARGS__ }, &c->out)
+        CHILD(auth, auth_ok, "ok");
+        CHILD(auth, auth_unauthorized, "unauthorized");
+        CHILD(auth, auth_forbidden, "forbidden");
+        CHILD(auth, auth_not_found, "not_found");
+        CHILD(auth, auth_blocked, "blocked");
+        CHILD(limit, key_allowed, "key", "allowed");
+        CHILD(limit, key_limited, "key", "limited");
+        CHILD(limit, fail_allowed, "authfail", "allowed");
+        CHILD(limit, fail_limited, "authfail", "limited");
+        CHILD(limit_local, key_local, "key");
+        CHILD(limit_local, fail_local, "authfail");
+#undef CHILD
+        return r;
+}
+
+void oa_gate_count(const oa_gate_counters *c, const oa_gate_result *g) {
+        if (g->authfail == OA_GATE_ALLOWED)
+                oa_metrics_counter_inc(c->fail_allowed, 1);
+        else if (g->authfail == OA_GATE_REFUSED)
+                oa_metrics_counter_inc(c->fail_limited, 1);
+        if (g->key == OA_GATE_ALLOWED)
+                oa_metrics_counter_inc(c->key_allowed, 1);
+        else if (g->key == OA_GATE_REFUSED)
+                oa_metrics_counter_inc(c->key_limited, 1);
+        if (g->authfail_local)
+                oa_metrics_counter_inc(c->fail_local, 1);
+        if (g->key_local)
+                oa_metrics_counter_inc(c->key_local, 1);
+        switch (g->outcome) {
+        case OA_GATE_OK:
+                oa_metrics_counter_inc(c->auth_ok, 1);
+                break;
+        case OA_GATE_BLOCKED:
+                oa_metrics_counter_inc(c->auth_blocked, 1);
+                break;
+        case OA_GATE_UNAUTHORIZED:
+                oa_metrics_counter_inc(c->auth_unauthorized, 1);
+                break;
+        case OA_GATE_FORBIDDEN:
+                oa_metrics_counter_inc(c->auth_forbidden, 1);
+                break;
+        case OA_GATE_NOT_FOUND:
+                oa_metrics_counter_inc(c->auth_not_found, 1);
+                break;
+        case OA_GATE_LIMITED:
+                break;
+        }
+}

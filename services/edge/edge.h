@@ -183,11 +183,8 @@ typedef struct oa_edge_metrics {
         oa_metrics_counter *drop[OA_EDGE_N_DROPS];
         oa_metrics_counter *ev_collect, *ev_api;
         oa_metrics_counter *v1_accepted, *v1_duplicate, *v1_rejected;
-        oa_metrics_counter *auth_ok, *auth_unauthorized, *auth_forbidden, *auth_not_found,
-                *auth_blocked;
-        oa_metrics_counter *key_allowed, *key_limited, *fail_allowed, *fail_limited,
-                *ip_limited, *site_limited;
-        oa_metrics_counter *key_local, *fail_local, *site_local;
+        oa_gate_counters gate;                  /* auth, limit, limit_local of /v1 */
+        oa_metrics_counter *ip_limited, *site_limited, *site_local;
         oa_metrics_counter *dr_collect_ok, *dr_collect_failed, *dr_api_ok, *dr_api_failed;
         oa_metrics_counter *idem_skipped, *idem_unmark_failed;
         oa_metrics_counter *salt_failures, *drops_flush_failures, *drops_lost;

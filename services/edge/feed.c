@@ -158,19 +158,10 @@ int oa_edge_metrics_setup(oa_edge *e) {
         CHILD(delivery, dr_collect_failed, "collect", "failed");
         CHILD(delivery, dr_api_ok, "api", "ok");
         CHILD(delivery, dr_api_failed, "api", "failed");
-        CHILD(auth, auth_ok, "ok");
-        CHILD(auth, auth_unauthorized, "unauthorized");
-        CHILD(auth, auth_forbidden, "forbidden");
-        CHILD(auth, auth_not_found, "not_found");
-        CHILD(auth, auth_blocked, "blocked");
-        CHILD(limit, key_allowed, "key", "allowed");
-        CHILD(limit, key_limited, "key", "limited");
-        CHILD(limit, fail_allowed, "authfail", "allowed");
-        CHILD(limit, fail_limited, "authfail", "limited");
+        if (r == 0)
+                r = oa_gate_counters_init(&em->gate, em->auth, em->limit, em->limit_local);
         CHILD(limit, ip_limited, "ip", "limited");
         CHILD(limit, site_limited, "site", "limited");
-        CHILD(limit_local, key_local, "key");
-        CHILD(limit_local, fail_local, "authfail");
         CHILD(limit_local, site_local, "site");
 #undef FAMILY
 #undef COUNTER

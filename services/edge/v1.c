@@ -461,40 +461,6 @@ static bool match(h2o_req_t *req, const char **ret_id) {
         return true;
 }
 
-static void count_gate(oa_edge *e, const oa_gate_result *g) {
-        if (g->authfail == OA_GATE_ALLOWED)
-                oa_metrics_counter_inc(e->m.fail_allowed, 1);
-        else if (g->authfail == OA_GATE_REFUSED)
-                oa_metrics_counter_inc(e->m.fail_limited, 1);
-        if (g->key == OA_GATE_ALLOWED)
-                oa_metrics_counter_inc(e->m.key_allowed, 1);
-        else if (g->key == OA_GATE_REFUSED)
-                oa_metrics_counter_inc(e->m.key_limited, 1);
-        if (g->authfail_local)
-                oa_metrics_counter_inc(e->m.fail_local, 1);
-        if (g->key_local)
-                oa_metrics_counter_inc(e->m.key_local, 1);
-        switch (g->outcome) {
-        case OA_GATE_OK:
-                oa_metrics_counter_inc(e->m.auth_ok, 1);
-                break;
-        case OA_GATE_BLOCKED:
-                oa_metrics_counter_inc(e->m.auth_blocked, 1);
-                break;
-        case OA_GATE_UNAUTHORIZED:
-                oa_metrics_counter_inc(e->m.auth_unauthorized, 1);
-                break;
-        case OA_GATE_FORBIDDEN:
-                oa_metrics_counter_inc(e->m.auth_forbidden, 1);
-                break;
-        case OA_GATE_NOT_FOUND:
-                oa_metrics_counter_inc(e->m.auth_not_found, 1);
-                break;
-        case OA_GATE_LIMITED:
-                break;
-        }
-}
-
 static int on_v1(h2o_req_t *req, void *userdata) {
         oa_edge *e = userdata;
         v1_req *rq = h2o_mem_alloc_pool(&req->pool, sizeof(*rq));
@@ -525,7 +491,7 @@ static int on_v1(h2o_req_t *req, void *userdata) {
         oa_gate_check(e->gate, oa_projects_catalog(e->projects), rq->client, has_authz ? authz.base : NULL,
                       has_authz ? authz.len : 0, OA_SCOPE_EVENTS_WRITE, id, (int64_t) time(NULL), g);
         oa_edge_note_degraded(e);
-        count_gate(e, g);
+        oa_gate_count(&e->m.gate, g);
         rq->limit = g->limit;
         rq->has_limit = g->has_limit;
         rq->retry_after = g->retry_after;

@@ -138,41 +138,6 @@ static void note_degraded(oa_query *q) {
                 oa_log_info("rate limits counted in Redis again");
 }
 
-/* The gate's decisions in the metrics. */
-static void count_gate(oa_query *q, const oa_gate_result *g) {
-        if (g->authfail == OA_GATE_ALLOWED)
-                oa_metrics_counter_inc(q->m.fail_allowed, 1);
-        else if (g->authfail == OA_GATE_REFUSED)
-                oa_metrics_counter_inc(q->m.fail_limited, 1);
-        if (g->key == OA_GATE_ALLOWED)
-                oa_metrics_counter_inc(q->m.key_allowed, 1);
-        else if (g->key == OA_GATE_REFUSED)
-                oa_metrics_counter_inc(q->m.key_limited, 1);
-        if (g->authfail_local)
-                oa_metrics_counter_inc(q->m.fail_local, 1);
-        if (g->key_local)
-                oa_metrics_counter_inc(q->m.key_local, 1);
-        switch (g->outcome) {
-        case OA_GATE_OK:
-                oa_metrics_counter_inc(q->m.auth_ok, 1);
-                break;
-        case OA_GATE_BLOCKED:
-                oa_metrics_counter_inc(q->m.auth_blocked, 1);
-                break;
-        case OA_GATE_UNAUTHORIZED:
-                oa_metrics_counter_inc(q->m.auth_unauthorized, 1);
-                break;
-        case OA_GATE_FORBIDDEN:
-                oa_metrics_counter_inc(q->m.auth_forbidden, 1);
-                break;
-        case OA_GATE_NOT_FOUND:
-                oa_metrics_counter_inc(q->m.auth_not_found, 1);
-                break;
-        case OA_GATE_LIMITED:
-                break;
-        }
-}
-
 /* ---- answering ---- */
 
 /* The gate's headers (rate limits, Retry-After, Cache-Control: no-store); a route that
@@ -326,7 +291,7 @@ static int on_v1(h2o_req_t *req, void *userdata) {
         oa_gate_check(q->gate, cat, rq->client, has_authz ? authz.base : NULL, has_authz ? authz.len : 0,
                       entry ? entry->scope : 0, entry && rt->project_id ? id : NULL, now, g);
         note_degraded(q);
-        count_gate(q, g);
+        oa_gate_count(&q->m.gate, g);
         rq->limit = g->limit;
         rq->has_limit = g->has_limit;
         rq->retry_after = g->retry_after;

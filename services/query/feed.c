@@ -128,17 +128,8 @@ int oa_query_metrics_setup(oa_query *q) {
 #define CHILD(fam, out, ...) \
         if (r == 0) \
                 r = oa_metrics_family_counter(qm->fam, (const char *const[]) { __VA_ARGS__ }, &qm->out)
-        CHILD(auth, auth_ok, "ok");
-        CHILD(auth, auth_unauthorized, "unauthorized");
-        CHILD(auth, auth_forbidden, "forbidden");
-        CHILD(auth, auth_not_found, "not_found");
-        CHILD(auth, auth_blocked, "blocked");
-        CHILD(limit, key_allowed, "key", "allowed");
-        CHILD(limit, key_limited, "key", "limited");
-        CHILD(limit, fail_allowed, "authfail", "allowed");
-        CHILD(limit, fail_limited, "authfail", "limited");
-        CHILD(limit_local, key_local, "key");
-        CHILD(limit_local, fail_local, "authfail");
+        if (r == 0)
+                r = oa_gate_counters_init(&qm->gate, qm->auth, qm->limit, qm->limit_local);
         CHILD(produce_failed, enqueue_failed, "enqueue");
         CHILD(produce_failed, delivery_failed, "delivery");
         CHILD(ch_queries, ch_ok, "ok");

@@ -100,10 +100,7 @@ typedef struct oa_query_metrics {
         oa_metrics_gauge *accounts, *projects, *keys, *ready, *kafka_up, *writes;
         oa_metrics_counter *records, *bad_records;
         /* fixed children, looked up once */
-        oa_metrics_counter *auth_ok, *auth_unauthorized, *auth_forbidden, *auth_not_found,
-                *auth_blocked;
-        oa_metrics_counter *key_allowed, *key_limited, *fail_allowed, *fail_limited;
-        oa_metrics_counter *key_local, *fail_local;
+        oa_gate_counters gate;                  /* auth, limit, limit_local */
         oa_metrics_counter *enqueue_failed, *delivery_failed;
         oa_metrics_family *ch_queries;          /* {result}: ok, error, unavailable */
         oa_metrics_counter *ch_ok, *ch_error, *ch_unavailable, *cache_hits, *cache_misses;

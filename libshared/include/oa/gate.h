@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "oa/auth.h"
+#include "oa/metrics.h"
 #include "oa/rl.h"
 
 #define OA_GATE_WINDOW_S 60             /* the plans' budgets are per minute */
@@ -87,5 +88,22 @@ void oa_gate_check(oa_gate *g, const oa_catalog *c, const char *client, const ch
 struct st_h2o_req_t;
 void oa_gate_add_headers(struct st_h2o_req_t *req, const oa_rl_result *limit, long long retry_after,
                          int status);
+
+/* The gate's decisions in a daemon's metrics: the children of its families
+ * <prog>_auth_total{result}, <prog>_ratelimit_decisions_total{limit, decision} and
+ * <prog>_ratelimit_local_total{limit}, looked up once. */
+typedef struct oa_gate_counters {
+        oa_metrics_counter *auth_ok, *auth_unauthorized, *auth_forbidden, *auth_not_found,
+                *auth_blocked;
+        oa_metrics_counter *key_allowed, *key_limited, *fail_allowed, *fail_limited;
+        oa_metrics_counter *key_local, *fail_local;
+} oa_gate_counters;
+
+/* Look the children up in the three families. Returns 0 or an oa_metrics error. */
+int oa_gate_counters_init(oa_gate_counters *c, oa_metrics_family *auth, oa_metrics_family *limit,
+                          oa_metrics_family *limit_local);
+
+/* Count one decision of oa_gate_check. */
+void oa_gate_count(const oa_gate_counters *c, const oa_gate_result *g);
 
 #endif
