@@ -202,11 +202,15 @@ char *oa_buf_steal(oa_buf *b, size_t *ret_len) {
 }
 
 int oa_buf_add_json_quoted(oa_buf *b, const char *s) {
+        return oa_buf_add_json_quotedn(b, s, s ? strlen(s) : 0);
+}
+
+int oa_buf_add_json_quotedn(oa_buf *b, const char *s, size_t n) {
         size_t orig = b->len;
         int r = oa_buf_addc(b, '"');
 
         if (r == 0 && s)
-                r = oa_buf_add_json_str(b, s, strlen(s));
+                r = oa_buf_add_json_str(b, s, n);
         if (r == 0)
                 r = oa_buf_addc(b, '"');
         if (r < 0 && b->data) {

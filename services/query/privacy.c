@@ -40,12 +40,6 @@ static bool user_param(oa_query_req *rq, char *out, size_t cap, size_t *ret_len)
         return true;
 }
 
-static void ch_unavailable(oa_query_req *rq, const char *what, const char *err) {
-        oa_log_warn("clickhouse", "route", rq->label, "step", what, "error", err);
-        rq->retry_after = 5;
-        oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE, "ClickHouse does not answer; retry later");
-}
-
 static double elapsed_ms(const oa_query_req *rq) {
         struct timespec now;
 
@@ -151,7 +145,7 @@ void oa_query_privacy_export(oa_query_req *rq, const oa_auth_result *auth, const
 
                 r = oa_ch_request(rq->q->ch, &req, err, sizeof(err));
                 if (r < 0) {
-                        ch_unavailable(rq, "privacy export", err);
+                        oa_query_ch_failed(rq, r, err);
                         goto out;
                 }
         }
@@ -309,7 +303,7 @@ void oa_query_privacy_status(oa_query_req *rq, const oa_auth_result *auth, const
 
                 r = oa_ch_request(rq->q->ch, &req, err, sizeof(err));
                 if (r < 0) {
-                        ch_unavailable(rq, "privacy status", err);
+                        oa_query_ch_failed(rq, r, err);
                         goto out;
                 }
                 r = oa_dsar_status_parse(out.data ? out.data : "", out.len, &st);

@@ -251,9 +251,6 @@ void oa_query_log_request(oa_query_req *rq, int status);
  * OA_QUERY_MAX_RANGE_DAYS). Returns 0, or -EINVAL after answering 400. */
 int oa_query_date_range(oa_query_req *rq, int *ret_from, int *ret_to);
 
-/* Append s (n bytes) to b as a quoted JSON string (oa_buf_add_json_str between quotes). */
-int oa_query_json_str(oa_buf *b, const char *s, size_t n);
-
 oa_query_handler oa_query_stats_pageviews, oa_query_stats_sessions, oa_query_stats_conversions,
         oa_query_stats_timeseries, oa_query_stats_query, oa_query_stats_filtered;
 

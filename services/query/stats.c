@@ -63,14 +63,6 @@ void oa_query_ch_failed(oa_query_req *rq, int r, const char *errmsg) {
 
 /* ---- rendering ---- */
 
-int oa_query_json_str(oa_buf *b, const char *s, size_t n) {
-        int r = oa_buf_addc(b, '"');
-
-        if (r == 0)
-                r = oa_buf_add_json_str(b, s, n);
-        return r < 0 ? r : oa_buf_addc(b, '"');
-}
-
 /* ClickHouse's row objects with d_/m_ prefixes dropped: [{"path":"/","pageviews":3}]. */
 static int render_rows(oa_buf *b, yajl_val data, bool one) {
         int r = oa_buf_adds(b, one ? "" : "[");
@@ -89,13 +81,13 @@ static int render_rows(oa_buf *b, yajl_val data, bool one) {
                                 key += 2;
                         r = oa_buf_adds(b, k ? "," : "");
                         if (r == 0)
-                                r = oa_query_json_str(b, key, strlen(key));
+                                r = oa_buf_add_json_quotedn(b, key, strlen(key));
                         if (r == 0)
                                 r = oa_buf_addc(b, ':');
                         if (r < 0)
                                 break;
                         if (YAJL_IS_STRING(v))
-                                r = oa_query_json_str(b, v->u.string, strlen(v->u.string));
+                                r = oa_buf_add_json_quotedn(b, v->u.string, strlen(v->u.string));
                         else if (YAJL_IS_NUMBER(v))
                                 r = oa_buf_adds(b, v->u.number.r);
                         else
@@ -204,7 +196,7 @@ static int compute(run *x, const oa_qb_spec *s, const char *tz,
         total = x->total_rows >= 0 ? x->total_rows : (s->page - 1) * s->limit + x->n_rows;
         r = oa_buf_addf(b, ",\"meta\":{\"date_range\":[\"%s\",\"%s\"],\"timezone\":", d0, d1);
         if (r == 0)
-                r = oa_query_json_str(b, tz, strlen(tz));
+                r = oa_buf_add_json_quotedn(b, tz, strlen(tz));
         if (r == 0)
                 r = oa_buf_addf(b, ",\"table\":\"%s\",\"rows_read\":%lld,\"total_rows\":%lld,\"page\":%lld,"
                                 "\"limit\":%lld,\"next_page\":", s->table == OA_QB_EVENTS ? "events" : "sessions",

@@ -79,7 +79,7 @@ void oa_query_stats_filtered(oa_query_req *rq, const oa_auth_result *auth, const
 
                         r = oa_buf_addf(&b, "%s{\"day\":\"%s\",\"reason\":", rows ? "," : "", day);
                         if (r == 0)
-                                r = oa_query_json_str(&b, k->str, k->len);
+                                r = oa_buf_add_json_quotedn(&b, k->str, k->len);
                         if (r == 0)
                                 r = oa_buf_addf(&b, ",\"count\":%lld}", n);
                         add_total(totals, &n_totals, k->str, k->len, n);
@@ -96,7 +96,7 @@ void oa_query_stats_filtered(oa_query_req *rq, const oa_auth_result *auth, const
         for (size_t i = 0; r == 0 && i < n_totals; i++) {
                 r = oa_buf_adds(&b, i ? "," : "");
                 if (r == 0)
-                        r = oa_query_json_str(&b, totals[i].name, strlen(totals[i].name));
+                        r = oa_buf_add_json_quotedn(&b, totals[i].name, strlen(totals[i].name));
                 if (r == 0)
                         r = oa_buf_addf(&b, ":%lld", totals[i].n);
         }

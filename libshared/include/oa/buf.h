@@ -42,7 +42,11 @@ int oa_buf_vaddf(oa_buf *b, const char *fmt, va_list ap) __attribute__((format(p
  * output is always valid JSON. Returns as oa_buf_add. */
 int oa_buf_add_json_str(oa_buf *b, const char *s, size_t n);
 
-/* The same in double quotes: a whole JSON string; a NULL s gives "". */
+/* The same in double quotes: a whole JSON string of n bytes; a NULL s gives "". On
+ * failure b is unchanged. */
+int oa_buf_add_json_quotedn(oa_buf *b, const char *s, size_t n);
+
+/* oa_buf_add_json_quotedn for a NUL-terminated s. */
 int oa_buf_add_json_quoted(oa_buf *b, const char *s);
 
 /* Hand the content over to the caller (malloc'ed, NUL-terminated; NULL when empty) and

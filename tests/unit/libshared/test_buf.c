@@ -143,3 +143,15 @@ Test(oa_buf, json_quoted) {
         cr_assert_str_eq(b.data, "\"\"");
         oa_buf_done(&b);
 }
+
+Test(oa_buf, json_quotedn_takes_n_bytes) {
+        oa_buf b;
+
+        oa_buf_init(&b, 64);
+        cr_assert_eq(oa_buf_add_json_quotedn(&b, "a\"bcd", 3), 0);
+        cr_assert_str_eq(b.data, "\"a\\\"b\"");
+        oa_buf_reset(&b);
+        cr_assert_eq(oa_buf_add_json_quotedn(&b, "a\0b", 3), 0);
+        cr_assert_str_eq(b.data, "\"a\\u0000b\"");
+        oa_buf_done(&b);
+}
