@@ -52,7 +52,7 @@ static const char *const inner_columns =
 /* The SELECT of the next chunk into e->sql. */
 static int chunk_sql(exporter *e) {
         oa_buf *b = &e->sql;
-        char d0[11], d1[11], tzq[160];
+        char tzq[160];
         oa_buf t;
         int r;
 
@@ -64,15 +64,12 @@ static int chunk_sql(exporter *e) {
         }
         snprintf(tzq, sizeof(tzq), "%s", t.data);
         oa_buf_done(&t);
-        oa_qb_date_format(e->day, d0);
-        oa_qb_date_format(e->day + 1, d1);
         oa_buf_reset(b);
         r = oa_buf_addf(b, "SELECT %s FROM (SELECT %s FROM oa.events WHERE project_id = ", columns, inner_columns);
         if (r == 0)
                 r = oa_ch_quote(b, e->project, strlen(e->project));
         if (r == 0)
-                r = oa_buf_addf(b, " AND timestamp >= toDateTime('%s 00:00:00', %s) AND timestamp < "
-                                "toDateTime('%s 00:00:00', %s)", d0, tzq, d1, tzq);
+                r = oa_qb_sql_days(b, "timestamp", e->day, e->day, tzq);
         if (r == 0 && e->have_cursor) {
                 r = oa_buf_addf(b, " AND (timestamp > toDateTime(%" PRIu64 ") OR (timestamp = toDateTime(%"
                                 PRIu64 ") AND (millis > %u OR (millis = %u AND event_id > ",

@@ -275,16 +275,28 @@ static void node_expr(sql *q, int k) {
 
 /* WHERE: the project, the time range as instants of the zone, the route's rule, the
  * filters. */
-static void where(sql *q, const char *project, int from, int to) {
-        const char *col = q->s->table == OA_QB_EVENTS ? "timestamp" : "start";
-        char d0[11], d1[11];
+int oa_qb_sql_days(oa_buf *b, const char *col, int from, int to, const char *tzq) {
+        enum { DATE_MAX = 49672 };      /* 2105-12-31, ClickHouse's last Date */
+        char d0[11], d1[11], k0[11], k1[11];
 
         oa_qb_date_format(from, d0);
         oa_qb_date_format(to + 1, d1);
+        oa_qb_date_format(from < 1 ? 0 : from > DATE_MAX ? DATE_MAX : from - 1, k0);
+        oa_qb_date_format(to + 1 > DATE_MAX ? DATE_MAX : to + 1, k1);
+        /* The sorting keys have toDate(col) in the server's zone, which ClickHouse 18.16
+         * does not derive from a range of col: the dates one day wider than the range (any
+         * zone is within a day of the server's) let it skip the other days' granules
+         * (half the rows read for 30 of 90 days). */
+        return oa_buf_addf(b, " AND toDate(%s) >= '%s' AND toDate(%s) <= '%s' AND %s >= toDateTime('%s 00:00:00', %s)"
+                           " AND %s < toDateTime('%s 00:00:00', %s)", col, k0, col, k1, col, d0, tzq, col, d1, tzq);
+}
+
+static void where(sql *q, const char *project, int from, int to) {
         add(q, " WHERE project_id = ");
         lit(q, project, strlen(project));
-        add(q, " AND %s >= toDateTime('%s 00:00:00', %s) AND %s < toDateTime('%s 00:00:00', %s)",
-            col, d0, q->tz, col, d1, q->tz);
+        if (!q->err)
+                q->err = oa_qb_sql_days(q->out, q->s->table == OA_QB_EVENTS ? "timestamp" : "start", from, to,
+                                        q->tz);
         if (q->s->route == OA_QB_PAGEVIEWS && q->s->table == OA_QB_EVENTS)
                 add(q, " AND event_type = 'pageview'");
         if (q->s->root >= 0) {

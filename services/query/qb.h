@@ -117,6 +117,11 @@ int oa_qb_date_parse(const char *s, size_t n, int *ret_days);
 /* Format days since 1970-01-01 as "YYYY-MM-DD" into buf (11 bytes). */
 void oa_qb_date_format(int days, char buf[11]);
 
+/* Append " AND <col> within the days from..to of the zone" (tzq: the zone as a quoted
+ * literal) to b, with the date bounds ClickHouse needs to skip other days' granules.
+ * Returns 0 or an oa_buf error. */
+int oa_qb_sql_days(oa_buf *b, const char *col, int from, int to, const char *tzq);
+
 /* ---- parsing (qb_parse.c) ---- */
 
 /* Defaults for route: no dimension, the route's metrics, limit 100, page 1, root -1. */

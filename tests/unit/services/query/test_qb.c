@@ -194,6 +194,18 @@ ParameterizedTest(hostile *h, oa_qb_sql, hostile_values_stay_in_literals) {
         }
 }
 
+Test(oa_qb_sql, key_dates_stay_within_clickhouse_dates) {
+        oa_buf b;
+
+        oa_buf_init(&b, 4096);
+        cr_assert_eq(oa_qb_sql_days(&b, "start", 0, 2, "'UTC'"), 0);
+        cr_assert(strstr(b.data, "toDate(start) >= '1970-01-01' AND toDate(start) <= '1970-01-04'"), "%s", b.data);
+        oa_buf_reset(&b);
+        cr_assert_eq(oa_qb_sql_days(&b, "start", 49663, 49672, "'UTC'"), 0);
+        cr_assert(strstr(b.data, "toDate(start) >= '2105-12-21' AND toDate(start) <= '2105-12-31'"), "%s", b.data);
+        oa_buf_done(&b);
+}
+
 Test(oa_qb_sql, time_zone_range_and_quoting) {
         const char *kv[] = { "from", "2026-03-29", "to", "2026-03-29", "group_by", "hour", NULL };
         oa_qb_spec s;
@@ -205,6 +217,8 @@ Test(oa_qb_sql, time_zone_range_and_quoting) {
         cr_assert(strstr(sql, "timestamp >= toDateTime('2026-03-29 00:00:00', 'Europe/Berlin')"), "%s", sql);
         cr_assert(strstr(sql, "timestamp < toDateTime('2026-03-30 00:00:00', 'Europe/Berlin')"), "%s", sql);
         cr_assert(strstr(sql, "toStartOfHour(timestamp, 'Europe/Berlin')"), "%s", sql);
+        /* the key's dates, a day wider than the zone's range, for granule skipping */
+        cr_assert(strstr(sql, "toDate(timestamp) >= '2026-03-28' AND toDate(timestamp) <= '2026-03-30'"), "%s", sql);
         cr_assert(strstr(sql, "project_id = 'prj_1'"), "%s", sql);
         cr_assert(strstr(sql, "event_type = 'pageview'"), "%s", sql);
         oa_buf_init(&b, 4096);
