@@ -65,6 +65,13 @@ static const oa_cfg_opt opts[] = {
           offsetof(oa_query_cfg, clickhouse_timeout_ms), 1000, 600000, 0,
           "time budget of one stats query (ClickHouse's max_execution_time, whole seconds); "
           "past it the route answers 503 with Retry-After" },
+        { "clickhouse-workers", "OA_QUERY_CLICKHOUSE_WORKERS", OA_CFG_INT, "4",
+          offsetof(oa_query_cfg, clickhouse_workers), 1, 256, 0,
+          "threads running stats reads on ClickHouse, each with its own connection (the event "
+          "loop never waits on ClickHouse); the most stats reads ClickHouse runs at once per replica" },
+        { "clickhouse-queue", "OA_QUERY_CLICKHOUSE_QUEUE", OA_CFG_INT, "256",
+          offsetof(oa_query_cfg, clickhouse_queue), 1, 1000000, 0,
+          "most stats reads waiting for a worker; past it a read answers 503 with Retry-After" },
         { "realtime-cache-ms", "OA_QUERY_REALTIME_CACHE_MS", OA_CFG_INT, "500",
           offsetof(oa_query_cfg, realtime_cache_ms), 1, 60000, 0,
           "one realtime computation per project is shared by every poller and stream within "

@@ -125,6 +125,18 @@ int oa_query_metrics_setup(oa_query *q) {
         if (r == 0)
                 r = oa_metrics_counter_new(m, "oa_query_cache_misses_total",
                                            "Stats reads that went to ClickHouse.", &qm->cache_misses);
+        if (r == 0)
+                r = oa_metrics_counter_new(m, "oa_query_reads_shared_total",
+                                           "Stats reads answered by an identical read already running "
+                                           "(cache on).", &qm->reads_shared);
+        if (r == 0)
+                r = oa_metrics_counter_new(m, "oa_query_reads_refused_total",
+                                           "Stats reads answered 503: OA_QUERY_CLICKHOUSE_QUEUE reads were "
+                                           "already waiting.", &qm->reads_refused);
+        if (r == 0)
+                r = oa_metrics_gauge_new(m, "oa_query_clickhouse_reads_in_flight",
+                                         "Stats reads waiting for or running on the ClickHouse workers.",
+                                         &qm->ch_queued);
 #define CHILD(fam, out, ...) \
         if (r == 0) \
                 r = oa_metrics_family_counter(qm->fam, (const char *const[]) { __VA_ARGS__ }, &qm->out)

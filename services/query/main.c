@@ -134,6 +134,14 @@ int main(int argc, char **argv) {
                 oa_log_error("event loop wake-ups", "error", err);
                 goto out;
         }
+        r = oa_query_chpool_start(&q, &chc, (size_t) cfg.clickhouse_workers, (size_t) cfg.clickhouse_queue,
+                                  err, sizeof(err));
+        if (r == 0 && !(q.reads = oa_map_new()))
+                r = -ENOMEM;
+        if (r < 0) {
+                oa_log_error("clickhouse workers", "error", err[0] ? err : strerror(-r));
+                goto out;
+        }
         oa_query_streams_start(&q);
         q.answering = true;
         oa_log_info("listening", "listen", cfg.listen);
@@ -151,6 +159,8 @@ out:
         if (q.srv)
                 oa_query_streams_end(&q);
         q.srv = oa_http_server_free(q.srv);
+        oa_query_chpool_stop(&q);       /* after the server: its requests are gone */
+        oa_map_free(q.reads);
         oa_query_rt_free(&q);
         q.gate = oa_gate_free(q.gate);
         q.rl = oa_rl_free(q.rl);

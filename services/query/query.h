@@ -62,6 +62,8 @@ typedef struct oa_query_cfg {
         char *clickhouse_password;
         char *clickhouse_database;
         long long clickhouse_timeout_ms;
+        long long clickhouse_workers;
+        long long clickhouse_queue;
         /* realtime.c, sse.c */
         long long realtime_cache_ms;
         long long stream_interval_ms;
@@ -104,6 +106,8 @@ typedef struct oa_query_metrics {
         oa_metrics_counter *enqueue_failed, *delivery_failed;
         oa_metrics_family *ch_queries;          /* {result}: ok, error, unavailable */
         oa_metrics_counter *ch_ok, *ch_error, *ch_unavailable, *cache_hits, *cache_misses;
+        oa_metrics_counter *reads_shared, *reads_refused;
+        oa_metrics_gauge *ch_queued;
 } oa_query_metrics;
 
 typedef struct oa_query {
@@ -138,9 +142,11 @@ typedef struct oa_query {
         size_t writes_in_flight;
         bool answering;                 /* false once the server is gone: drop reports */
 
-        /* stats.c, export.c */
-        oa_ch *ch;                      /* ClickHouse; queries run on the loop (see stats.c) */
+        /* stats.c, export.c, privacy.c, verify.c */
+        oa_ch *ch;                      /* ClickHouse on the loop: export chunks, DSAR, verify */
+        struct oa_query_chpool *chpool; /* ClickHouse off the loop: the stats reads */
         struct oa_query_cache *cache;   /* cache.c */
+        oa_map *reads;                  /* stats.c: SQL key -> the read running for it */
         /* realtime.c, sse.c, verify.c */
         oa_map *rt_cache;               /* project id -> its realtime object of this second */
         int64_t rt_swept_ms;
@@ -258,6 +264,49 @@ oa_query_handler oa_query_stats_pageviews, oa_query_stats_sessions, oa_query_sta
  * timeout, time budget exceeded, transient codes), 400 (a filter ClickHouse refused: an
  * invalid regular expression) or 500, and count it. */
 void oa_query_ch_failed(oa_query_req *rq, int r, const char *errmsg);
+
+/* What a failed ClickHouse call (r, and the server's code when r is -EPROTO) is answered
+ * with, counted and logged once however many requests get it. */
+typedef struct oa_query_ch_verdict {
+        int status;                     /* 503, 400 or 500 */
+        const char *code;               /* OA_HTTP_E_* */
+        const char *message;
+        long long retry_after;          /* 503: seconds */
+} oa_query_ch_verdict;
+
+void oa_query_ch_judge(oa_query *q, int r, int ch_code, const char *errmsg, oa_query_ch_verdict *ret);
+
+/* ---- chpool.c: the ClickHouse workers of the stats reads ---- */
+
+typedef struct oa_query_chpool oa_query_chpool;
+typedef struct oa_query_chjob oa_query_chjob;
+
+/* A unit of work for a worker, embedded in the caller's own struct. */
+struct oa_query_chjob {
+        oa_query_chjob *next;
+        /* On a worker thread: the queries on ch; nothing of the loop (no request, no
+         * metrics, no log lines that need the loop's state). */
+        void (*run)(oa_query_chjob *job, oa_ch *ch);
+        /* On the loop once run returned: answer and free. answer is false when the
+         * daemon is going away (the job may not have run): free only. */
+        void (*done)(oa_query_chjob *job, bool answer);
+};
+
+/* Start workers threads, each with a connection of c, handing finished jobs back on
+ * q->srv's loop; at most max_queued jobs wait for a worker. Sets q->chpool even on
+ * failure (oa_query_chpool_stop cleans up). Returns 0 or a negative errno with errbuf. */
+int oa_query_chpool_start(oa_query *q, const oa_ch_cfg *c, size_t workers, size_t max_queued,
+                          char *errbuf, size_t errlen);
+
+/* Queue job. Returns 0, or -EBUSY when max_queued jobs already wait (or stopping). */
+int oa_query_chpool_submit(oa_query_chpool *p, oa_query_chjob *job);
+
+/* Jobs waiting or running. */
+size_t oa_query_chpool_waiting(oa_query_chpool *p);
+
+/* After the server is gone: let the running queries end, join the workers, and free
+ * every job left (done(job, false)). NULL-safe. */
+void oa_query_chpool_stop(oa_query *q);
 
 /* ---- export.c ---- */
 

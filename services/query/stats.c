@@ -10,9 +10,10 @@
  * The rendered answer (all but elapsed_ms and cached) is kept in the read cache under the
  * SQL text, which names the project and nothing of the key that asked.
  *
- * ClickHouse is called on the event loop, one query at a time (oa_ch is blocking): a
- * stats read is bounded by OA_QUERY_CLICKHOUSE_TIMEOUT_MS, and oa-query scales by
- * replicas like every daemon here. */
+ * The queries of a read run on a ClickHouse worker (chpool.c), never on the loop; each is
+ * bounded by OA_QUERY_CLICKHOUSE_TIMEOUT_MS. With the cache on, a read that finds the same
+ * SQL already running waits for that one instead of sending its own (a dashboard opened
+ * by many viewers at once costs one query). */
 #include "query.h"
 
 #include "qb.h"
@@ -34,9 +35,7 @@ static int64_t now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void oa_query_ch_failed(oa_query_req *rq, int r, const char *errmsg) {
-        oa_query *q = rq->q;
-        int code = r == -EPROTO ? oa_ch_last_code(q->ch) : 0;
+void oa_query_ch_judge(oa_query *q, int r, int code, const char *errmsg, oa_query_ch_verdict *ret) {
         char c[16];
 
         snprintf(c, sizeof(c), "%d", code);
@@ -44,21 +43,35 @@ void oa_query_ch_failed(oa_query_req *rq, int r, const char *errmsg) {
             (r == -EPROTO && (code == 159 || oa_ch_code_transient(code)))) {
                 oa_metrics_counter_inc(q->m.ch_unavailable, 1);
                 oa_log_warn("clickhouse unavailable", "error", errmsg, "code", c);
-                rq->retry_after = RETRY_AFTER_S;
-                oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE,
-                                    r == -EPROTO || r == -ETIMEDOUT ?
-                                    "the query took longer than its time budget; retry later" :
-                                    "the analytics database does not answer; retry later");
+                *ret = (oa_query_ch_verdict) {
+                        503, OA_HTTP_E_UNAVAILABLE,
+                        r == -EPROTO || r == -ETIMEDOUT ? "the query took longer than its time budget; retry later" :
+                                                          "the analytics database does not answer; retry later",
+                        RETRY_AFTER_S
+                };
                 return;
         }
         oa_metrics_counter_inc(q->m.ch_error, 1);
         if (r == -EPROTO && code == 427) {      /* CANNOT_COMPILE_REGEXP */
-                oa_query_send_error(rq, 400, OA_HTTP_E_VALIDATION,
-                                    "filters: a matches value is not a valid regular expression (RE2)");
+                *ret = (oa_query_ch_verdict) {
+                        400, OA_HTTP_E_VALIDATION, "filters: a matches value is not a valid regular expression (RE2)", 0
+                };
                 return;
         }
         oa_log_error("clickhouse query failed", "error", errmsg, "code", c);
-        oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "the query failed");
+        *ret = (oa_query_ch_verdict) { 500, OA_HTTP_E_INTERNAL, "the query failed", 0 };
+}
+
+static void send_verdict(oa_query_req *rq, const oa_query_ch_verdict *v) {
+        rq->retry_after = v->retry_after;
+        oa_query_send_error(rq, v->status, v->code, v->message);
+}
+
+void oa_query_ch_failed(oa_query_req *rq, int r, const char *errmsg) {
+        oa_query_ch_verdict v;
+
+        oa_query_ch_judge(rq->q, r, r == -EPROTO ? oa_ch_last_code(rq->q->ch) : 0, errmsg, &v);
+        send_verdict(rq, &v);
 }
 
 /* ---- rendering ---- */
@@ -103,53 +116,72 @@ static int render_rows(oa_buf *b, yajl_val data, bool one) {
         return r < 0 ? r : oa_buf_adds(b, one ? "" : "]");
 }
 
-/* One SELECT run and parsed: its "data" array into b (rows, or the first row alone when
- * one), rows read and rows before the limit added to the counters. */
-typedef struct run {
-        oa_query_req *rq;
-        oa_buf res;
-        long long rows_read;
-        long long total_rows;           /* of the first query run */
-        long long n_rows;
-        bool have_total;
-} run;
+/* ---- one read: its queries on a ClickHouse worker, its answer on the loop ---- */
 
-/* Returns 0, or a negative errno after the answer was sent. */
-static int run_one(run *x, const char *sql, oa_buf *b, bool one) {
+/* A request waiting for a read: the first one asked for it, the others asked for the same
+ * SQL while it ran (cache on). rq becomes NULL when the request goes away first (the
+ * client closed): its slot in the request's pool says so on disposal. */
+typedef struct asker {
+        struct asker *next;
+        oa_query_req *rq;
+        struct asker **slot;            /* in rq's pool, pointing back here */
+        int64_t t0;
+} asker;
+
+typedef struct read_job {
+        oa_query_chjob job;
+        oa_query *q;
+        asker *askers;
+        bool shared;                    /* in q->reads under key */
+        oa_qb_spec s;                   /* a copy: the request may go first */
+        char tz[OA_ENTITY_TIMEZONE_MAX + 1];
+        oa_buf sql[4], key;
+        const char *sqls[4];
+        /* the worker's: the answer without its last meta fields, or what failed */
+        oa_buf res, body;
+        long long rows_read, total_rows, n_rows;
+        bool have_total;
+        unsigned n_ok;                  /* queries answered */
+        int r, ch_code;                 /* a ClickHouse call failed: its error and code */
+        const char *fail;               /* else a 500's message */
+        char err[512];
+} read_job;
+
+/* One SELECT run and parsed: its "data" array into b (rows, or the first row alone when
+ * one), rows read and rows before the limit added to the counters. On a worker. */
+static int run_one(read_job *j, oa_ch *ch, const char *sql, oa_buf *b, bool one) {
         const char *dp[] = { "data", NULL }, *tp[] = { "rows_before_limit_at_least", NULL },
                    *sp[] = { "statistics", "rows_read", NULL };
-        oa_query *q = x->rq->q;
-        char err[512] = "";
         yajl_val v, data, t, s;
         int r;
 
-        r = oa_ch_query(q->ch, sql, &x->res, err, sizeof(err));
+        r = oa_ch_query(ch, sql, &j->res, j->err, sizeof(j->err));
         if (r < 0) {
-                oa_query_ch_failed(x->rq, r, err);
+                j->r = r;
+                j->ch_code = r == -EPROTO ? oa_ch_last_code(ch) : 0;
                 return r;
         }
-        oa_metrics_counter_inc(q->m.ch_ok, 1);
-        v = yajl_tree_parse(x->res.data ? x->res.data : "", err, sizeof(err));
+        j->n_ok++;
+        v = yajl_tree_parse(j->res.data ? j->res.data : "", j->err, sizeof(j->err));
         data = v ? yajl_tree_get(v, dp, yajl_t_array) : NULL;
         if (!data) {
                 yajl_tree_free(v);
-                oa_log_error("clickhouse answer unreadable", "error", err);
-                oa_query_send_error(x->rq, 500, OA_HTTP_E_INTERNAL, "the query failed");
+                j->fail = "the query failed";
                 return -EPROTO;
         }
         t = yajl_tree_get(v, tp, yajl_t_number);
         s = yajl_tree_get(v, sp, yajl_t_number);
         if (s && YAJL_IS_INTEGER(s))
-                x->rows_read += YAJL_GET_INTEGER(s);
-        if (!x->have_total) {
-                x->n_rows = (long long) data->u.array.len;
-                x->total_rows = t && YAJL_IS_INTEGER(t) ? YAJL_GET_INTEGER(t) : -1;
-                x->have_total = true;
+                j->rows_read += YAJL_GET_INTEGER(s);
+        if (!j->have_total) {
+                j->n_rows = (long long) data->u.array.len;
+                j->total_rows = t && YAJL_IS_INTEGER(t) ? YAJL_GET_INTEGER(t) : -1;
+                j->have_total = true;
         }
         r = render_rows(b, data, one);
         yajl_tree_free(v);
         if (r < 0)
-                oa_query_send_error(x->rq, 500, OA_HTTP_E_INTERNAL, "rendering the answer failed");
+                j->fail = "rendering the answer failed";
         return r;
 }
 
@@ -159,9 +191,12 @@ static int build(const oa_qb_spec *s, oa_qb_shape shape, const char *project, co
         return oa_qb_sql(s, shape, project, tz, from, to, out);
 }
 
-/* Run the spec's queries and render the answer without its last meta fields into b. */
-static int compute(run *x, const oa_qb_spec *s, const char *tz,
-                   const char *sqls[4], oa_buf *b) {
+/* Run the spec's queries and render the answer without its last meta fields into body.
+ * On a worker. */
+static void compute(oa_query_chjob *job, oa_ch *ch) {
+        read_job *j = (read_job *) job;
+        const oa_qb_spec *s = &j->s;
+        oa_buf *b = &j->body;
         int days = s->to - s->from + 1;
         char d0[11], d1[11];
         long long total;
@@ -169,111 +204,228 @@ static int compute(run *x, const oa_qb_spec *s, const char *tz,
 
         r = oa_buf_adds(b, "{\"results\":");
         if (r == 0)
-                r = run_one(x, sqls[0], b, false);
-        if (r == 0 && sqls[1]) {
+                r = run_one(j, ch, j->sqls[0], b, false);
+        if (r == 0 && j->sqls[1]) {
                 r = oa_buf_adds(b, ",\"totals\":");
                 if (r == 0)
-                        r = run_one(x, sqls[1], b, true);
+                        r = run_one(j, ch, j->sqls[1], b, true);
         }
-        if (r == 0 && sqls[2]) {
+        if (r == 0 && j->sqls[2]) {
                 oa_qb_date_format(s->from - days, d0);
                 oa_qb_date_format(s->from - 1, d1);
                 r = oa_buf_addf(b, ",\"comparison\":{\"date_range\":[\"%s\",\"%s\"],\"results\":", d0, d1);
                 if (r == 0)
-                        r = run_one(x, sqls[2], b, false);
+                        r = run_one(j, ch, j->sqls[2], b, false);
                 if (r == 0)
                         r = oa_buf_adds(b, "}");
         }
-        if (r == 0 && sqls[3]) {
+        if (r == 0 && j->sqls[3]) {
                 r = oa_buf_adds(b, ",\"revenue\":");
                 if (r == 0)
-                        r = run_one(x, sqls[3], b, false);
+                        r = run_one(j, ch, j->sqls[3], b, false);
         }
+        oa_buf_done(&j->res);   /* the last ClickHouse answer: not needed on the loop */
         if (r < 0)
-                return r;
+                goto fail;
         oa_qb_date_format(s->from, d0);
         oa_qb_date_format(s->to, d1);
-        total = x->total_rows >= 0 ? x->total_rows : (s->page - 1) * s->limit + x->n_rows;
+        total = j->total_rows >= 0 ? j->total_rows : (s->page - 1) * s->limit + j->n_rows;
         r = oa_buf_addf(b, ",\"meta\":{\"date_range\":[\"%s\",\"%s\"],\"timezone\":", d0, d1);
         if (r == 0)
-                r = oa_buf_add_json_quotedn(b, tz, strlen(tz));
+                r = oa_buf_add_json_quotedn(b, j->tz, strlen(j->tz));
         if (r == 0)
                 r = oa_buf_addf(b, ",\"table\":\"%s\",\"rows_read\":%lld,\"total_rows\":%lld,\"page\":%lld,"
                                 "\"limit\":%lld,\"next_page\":", s->table == OA_QB_EVENTS ? "events" : "sessions",
-                                x->rows_read, total, s->page, s->limit);
+                                j->rows_read, total, s->page, s->limit);
         if (r == 0 && s->page * s->limit < total)
                 r = oa_buf_addf(b, "%lld", s->page + 1);
         else if (r == 0)
                 r = oa_buf_adds(b, "null");
-        if (r < 0)
-                oa_query_send_error(x->rq, 500, OA_HTTP_E_INTERNAL, "rendering the answer failed");
-        return r;
+        if (r == 0)
+                return;
+fail:
+        if (!j->r && !j->fail)
+                j->fail = "rendering the answer failed";
 }
 
-/* Answer a checked spec for the project of auth. */
-static void answer(oa_query_req *rq, const oa_auth_result *auth, const oa_qb_spec *s) {
-        oa_query *q = rq->q;
-        const Oa__Project *p = auth->project;
-        const char *tz = p->timezone && *p->timezone ? p->timezone : "UTC";
-        const char *sqls[4] = { NULL };
-        int days = s->to - s->from + 1, r = 0;
-        oa_buf sql[4], key, body;
-        run x = { .rq = rq };
-        const char *hit;
-        size_t hit_len;
-        int64_t t0 = now_ms();
-        bool cached = false;
+static void read_job_free(read_job *j) {
+        asker *a, *next;
 
-        oa_buf_init(&key, 1u << 20);
-        oa_buf_init(&body, ANSWER_MAX);
-        oa_buf_init(&x.res, CH_RESULT_MAX);
+        for (a = j->askers; a; a = next) {
+                next = a->next;
+                if (a->rq)
+                        *a->slot = NULL;        /* its request lives on: forget us */
+                free(a);
+        }
         for (int i = 0; i < 4; i++)
-                oa_buf_init(&sql[i], 1u << 20);
-        r = build(s, OA_QB_ROWS, p->id, tz, s->from, s->to, &sql[0]);
-        if (r == 0 && s->totals)
-                r = build(s, OA_QB_TOTALS, p->id, tz, s->from, s->to, &sql[1]);
-        if (r == 0 && s->comparison)
-                r = build(s, OA_QB_ROWS, p->id, tz, s->from - days, s->from - 1, &sql[2]);
-        if (r == 0 && s->route == OA_QB_CONVERSIONS)
-                r = build(s, OA_QB_REVENUE, p->id, tz, s->from, s->to, &sql[3]);
-        for (int i = 0; r == 0 && i < 4; i++) {
-                if (!sql[i].data)
-                        continue;
-                sqls[i] = sql[i].data;
-                r = oa_buf_addf(&key, "%d\n%s\n", i, sql[i].data);
-        }
-        if (r < 0) {
-                oa_log_error("building a stats query failed", "error", strerror(-r), "timezone", tz);
-                oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "the query could not be built");
-                goto out;
-        }
-        for (int i = 0; q->log_debug && i < 4; i++)
-                if (sqls[i])
-                        oa_log_debug("stats query", "sql", sqls[i]);
-        hit = oa_query_cache_get(q->cache, key.data, key.len, t0, &hit_len);
-        if (hit) {
-                oa_metrics_counter_inc(q->m.cache_hits, 1);
-                r = oa_buf_add(&body, hit, hit_len);
-                cached = true;
-        } else {
-                oa_metrics_counter_inc(q->m.cache_misses, 1);
-                if (compute(&x, s, tz, sqls, &body) < 0)
-                        goto out;       /* answered */
-                oa_query_cache_put(q->cache, key.data, key.len, body.data, body.len, now_ms());
-        }
+                oa_buf_done(&j->sql[i]);
+        oa_buf_done(&j->key);
+        oa_buf_done(&j->res);
+        oa_buf_done(&j->body);
+        free(j);
+}
+
+/* The answer of one asker: the shared body, then its own elapsed_ms and cached. */
+static void send_answer(oa_query_req *rq, const char *body, size_t len, int64_t t0, bool cached) {
+        oa_buf b;
+        int r;
+
+        oa_buf_init(&b, ANSWER_MAX);
+        r = oa_buf_add(&b, body, len);
         if (r == 0)
-                r = oa_buf_addf(&body, ",\"elapsed_ms\":%lld,\"cached\":%s}}", (long long) (now_ms() - t0),
+                r = oa_buf_addf(&b, ",\"elapsed_ms\":%lld,\"cached\":%s}}", (long long) (now_ms() - t0),
                                 cached ? "true" : "false");
         if (r < 0)
                 oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "rendering the answer failed");
         else
-                oa_query_send_json(rq, 200, body.data, body.len);
-out:
+                oa_query_send_json(rq, 200, b.data, b.len);
+        oa_buf_done(&b);
+}
+
+/* Back on the loop: count, cache, answer every asker still there, free. */
+static void read_done(oa_query_chjob *job, bool answer) {
+        read_job *j = (read_job *) job;
+        oa_query *q = j->q;
+        oa_query_ch_verdict v = { 500, OA_HTTP_E_INTERNAL, j->fail, 0 };
+
+        if (j->shared) {
+                oa_map_del(q->reads, j->key.data, j->key.len);
+                j->shared = false;
+        }
+        if (!answer) {
+                read_job_free(j);
+                return;
+        }
+        oa_metrics_counter_inc(q->m.ch_ok, j->n_ok);
+        if (j->r < 0)
+                oa_query_ch_judge(q, j->r, j->ch_code, j->err, &v);
+        else if (j->fail)
+                oa_log_error("stats answer", "error", j->fail, "detail", j->err);
+        else
+                oa_query_cache_put(q->cache, j->key.data, j->key.len, j->body.data, j->body.len, now_ms());
+        for (asker *a = j->askers; a; a = a->next) {
+                if (!a->rq)
+                        continue;
+                if (j->r < 0 || j->fail)
+                        send_verdict(a->rq, &v);
+                else
+                        send_answer(a->rq, j->body.data, j->body.len, a->t0, a != j->askers);
+        }
+        read_job_free(j);
+}
+
+/* The request's pool is being freed (answered, or the client went away first). */
+static void asker_gone(void *p) {
+        asker **slot = p;
+
+        if (*slot)
+                (*slot)->rq = NULL;
+}
+
+/* Add rq to j's askers. Returns 0 or -ENOMEM. */
+static int ask(read_job *j, oa_query_req *rq, int64_t t0) {
+        asker *a = calloc(1, sizeof(*a)), **tail;
+
+        if (!a)
+                return -ENOMEM;
+        a->rq = rq;
+        a->t0 = t0;
+        a->slot = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*a->slot), asker_gone);
+        *a->slot = a;
+        for (tail = &j->askers; *tail; tail = &(*tail)->next)
+                ;
+        *tail = a;
+        return 0;
+}
+
+/* Answer a checked spec for the project of auth: from the cache, by joining the same
+ * read already running (cache on), or by a ClickHouse worker. */
+static void answer(oa_query_req *rq, const oa_auth_result *auth, const oa_qb_spec *s) {
+        oa_query *q = rq->q;
+        const Oa__Project *p = auth->project;
+        const char *tz = p->timezone && *p->timezone ? p->timezone : "UTC";
+        int days = s->to - s->from + 1, r = 0;
+        read_job *j = calloc(1, sizeof(*j)), *running;
+        const char *hit;
+        size_t hit_len;
+        int64_t t0 = now_ms();
+
+        if (!j) {
+                oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "out of memory");
+                return;
+        }
+        j->job.run = compute;
+        j->job.done = read_done;
+        j->q = q;
+        j->s = *s;
+        snprintf(j->tz, sizeof(j->tz), "%s", tz);
+        oa_buf_init(&j->key, 1u << 20);
+        oa_buf_init(&j->body, ANSWER_MAX);
+        oa_buf_init(&j->res, CH_RESULT_MAX);
         for (int i = 0; i < 4; i++)
-                oa_buf_done(&sql[i]);
-        oa_buf_done(&x.res);
-        oa_buf_done(&body);
-        oa_buf_done(&key);
+                oa_buf_init(&j->sql[i], 1u << 20);
+        r = build(s, OA_QB_ROWS, p->id, tz, s->from, s->to, &j->sql[0]);
+        if (r == 0 && s->totals)
+                r = build(s, OA_QB_TOTALS, p->id, tz, s->from, s->to, &j->sql[1]);
+        if (r == 0 && s->comparison)
+                r = build(s, OA_QB_ROWS, p->id, tz, s->from - days, s->from - 1, &j->sql[2]);
+        if (r == 0 && s->route == OA_QB_CONVERSIONS)
+                r = build(s, OA_QB_REVENUE, p->id, tz, s->from, s->to, &j->sql[3]);
+        for (int i = 0; r == 0 && i < 4; i++) {
+                if (!j->sql[i].data)
+                        continue;
+                j->sqls[i] = j->sql[i].data;
+                r = oa_buf_addf(&j->key, "%d\n%s\n", i, j->sql[i].data);
+        }
+        if (r < 0) {
+                oa_log_error("building a stats query failed", "error", strerror(-r), "timezone", tz);
+                oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "the query could not be built");
+                read_job_free(j);
+                return;
+        }
+        for (int i = 0; q->log_debug && i < 4; i++)
+                if (j->sqls[i])
+                        oa_log_debug("stats query", "sql", j->sqls[i]);
+        hit = oa_query_cache_get(q->cache, j->key.data, j->key.len, t0, &hit_len);
+        if (hit) {
+                oa_metrics_counter_inc(q->m.cache_hits, 1);
+                send_answer(rq, hit, hit_len, t0, true);
+                read_job_free(j);
+                return;
+        }
+        /* cache on: an identical read already running answers this one too */
+        running = q->cfg->cache_ttl_ms > 0 ? oa_map_get(q->reads, j->key.data, j->key.len) : NULL;
+        if (running) {
+                r = ask(running, rq, t0);
+                read_job_free(j);
+                if (r < 0)
+                        oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "out of memory");
+                else
+                        oa_metrics_counter_inc(q->m.reads_shared, 1);
+                return;
+        }
+        oa_metrics_counter_inc(q->m.cache_misses, 1);
+        r = ask(j, rq, t0);
+        if (r == 0 && q->cfg->cache_ttl_ms > 0 && oa_map_put(q->reads, j->key.data, j->key.len, j, NULL) == 0)
+                j->shared = true;
+        if (r == 0)
+                r = oa_query_chpool_submit(q->chpool, &j->job);
+        if (r < 0) {
+                if (j->shared)
+                        oa_map_del(q->reads, j->key.data, j->key.len);
+                j->shared = false;
+                if (r == -EBUSY) {
+                        oa_metrics_counter_inc(q->m.reads_refused, 1);
+                        rq->retry_after = RETRY_AFTER_S;
+                        oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE,
+                                            "too many stats reads are waiting for the database; retry later");
+                } else {
+                        oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "out of memory");
+                }
+                read_job_free(j);
+                return;
+        }
+        oa_metrics_gauge_set(q->m.ch_queued, (double) oa_query_chpool_waiting(q->chpool));
 }
 
 /* ---- the routes ---- */

@@ -426,6 +426,134 @@ def test_clickhouse_down_or_too_slow_is_503_with_retry_after(world, stack):
         c.close()
 
 
+class _SlowClickHouse:
+    """A proxy in front of the stack's ClickHouse that holds every query `delay` seconds
+    before passing it on, and counts the statements it saw."""
+
+    def __init__(self, target, delay):
+        import http.server
+        proxy = self
+        self.seen = []
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with proxy.lock:
+                    proxy.seen.append(body)
+                time.sleep(delay)
+                req = urllib.request.Request(target + self.path, data=body, method="POST")
+                for k in ("Authorization", "X-ClickHouse-User", "X-ClickHouse-Key", "Content-Type"):
+                    if self.headers.get(k):
+                        req.add_header(k, self.headers[k])
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as up:
+                        status, data = up.status, up.read()
+                except urllib.error.HTTPError as e:
+                    status, data = e.code, e.read()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.srv.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def _concurrently(fns):
+    out = [None] * len(fns)
+
+    def run(i, fn):
+        out[i] = fn()
+    ts = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in ts:
+        t.start()
+    return ts, out
+
+
+def test_slow_reads_run_beside_the_loop_and_identical_ones_share_one_query(world, stack):
+    """ClickHouse answers each query 1.5 s late. Meanwhile oa-query's loop keeps answering
+    (health, management reads); different reads run at once on the workers (not one after
+    another); identical reads in flight share one query (cache on); and past
+    OA_QUERY_CLICKHOUSE_QUEUE waiting reads the next one is 503 with Retry-After."""
+    w = world
+    delay = 1.5
+    slow = _SlowClickHouse(stack.env["OA_CLICKHOUSE_URL"], delay)
+    exe = stack.program("query", "oa-query")
+    p = oa_it.OaQuery("oa-query-slow-ch", exe, dict(stack.env, OA_CLICKHOUSE_URL=slow.url,
+                                                    OA_QUERY_CLICKHOUSE_WORKERS="4"), stack.log_dir)
+    p.start()
+    try:
+        base = f"/v1/projects/{w.p1['id']}"
+        deadline = time.monotonic() + 10
+        while p.get(base, w.secret, src=w.ip).status != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)     # the key reaches this oa-query through Kafka
+        same = f"{base}/pageviews?from=2026-03-20&to=2026-03-24&group_by=path"
+        other = f"{base}/sessions?from=2026-03-20&to=2026-03-24"
+        with slow.lock:
+            slow.seen.clear()
+        started = time.monotonic()
+        ts, out = _concurrently([lambda: p.get(same, w.secret, src=w.ip)] * 3 +
+                                [lambda: p.get(other, w.secret, src=w.ip)])
+        time.sleep(0.3)
+        # the loop is free while the four reads wait on ClickHouse
+        for path in ("/healthz", base):
+            r = p.get(path, w.secret, src=w.ip)
+            assert r.status == 200, (path, r)
+            assert r.elapsed < 0.5, (path, r.elapsed)
+        for t in ts:
+            t.join()
+        took = time.monotonic() - started
+        assert all(r.status == 200 for r in out), out
+        assert took < 2 * delay + 1.0, took     # side by side, not one after another
+        bodies = [r.json() for r in out[:3]]
+        assert bodies[0]["results"] == bodies[1]["results"] == bodies[2]["results"]
+        assert sorted(b["meta"]["cached"] for b in bodies) == [False, True, True]
+        with slow.lock:
+            sent = [b for b in slow.seen if b"FROM oa.events" in b]
+        assert len(sent) == 1, sent     # three identical reads, one query
+        m = p.get("/metrics").body.decode()
+        assert re.search(r"^oa_query_reads_shared_total 2$", m, re.M), m
+    finally:
+        assert p.stop() == 0
+    # one worker, one place in the queue: the third read at once is refused
+    p = oa_it.OaQuery("oa-query-slow-ch-queue", exe,
+                      dict(stack.env, OA_CLICKHOUSE_URL=slow.url, OA_QUERY_CLICKHOUSE_WORKERS="1",
+                           OA_QUERY_CLICKHOUSE_QUEUE="1", OA_QUERY_CACHE_TTL_MS="0"), stack.log_dir)
+    p.start()
+    try:
+        deadline = time.monotonic() + 10
+        while p.get(base, w.secret, src=w.ip).status != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # started 0.3 s apart: the first is running, the second waits, the third finds
+        # the queue full
+        ts, out = _concurrently([lambda d=d: (time.sleep(0.3 * (d - 20)),
+                                              p.get(f"{base}/pageviews?from=2026-03-{d}&to=2026-03-25", w.secret,
+                                                    src=w.ip))[1] for d in (20, 21, 22)])
+        for t in ts:
+            t.join()
+        codes = sorted(r.status for r in out)
+        assert codes == [200, 200, 503], out
+        refused = next(r for r in out if r.status == 503)
+        assert refused.json()["error"] == "unavailable"
+        assert int(refused.header("Retry-After")) > 0
+        assert re.search(r"^oa_query_reads_refused_total 1$", p.get("/metrics").body.decode(), re.M)
+    finally:
+        assert p.stop() == 0
+        slow.close()
+
+
 def test_contract_schemathesis(world, stack, tmp_path):
     """schemathesis (PyPI) against the live oa-query with the document it serves: no 5xx,
     every response matches its documented schema, content type and status code. Bounded
