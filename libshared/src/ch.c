@@ -33,7 +33,10 @@ struct oa_ch {
         int hdr_code;                   /* X-ClickHouse-Exception-Code */
         char hdr_tag[64];               /* X-ClickHouse-Exception-Tag */
         oa_buf *out;                    /* where a 200 body goes; NULL: scratch */
-        int sink_err;                   /* -E2BIG / -ENOMEM from the write callback */
+        int sink_err;                   /* -E2BIG / -ENOMEM / the sink's, from the write
+                                         * callback */
+        int (*sink)(const char *p, size_t n, void *ud);        /* this request's (oa_ch_req) */
+        void *sink_ud;
 };
 
 oa_ch *oa_ch_free(oa_ch *ch) {
@@ -124,6 +127,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
 
                 r = oa_buf_add(&ch->scratch, p, len < room ? len : room);
                 goto out;
+        }
+        if (ch->sink) {
+                r = ch->sink(p, len, ch->sink_ud);
+                if (r < 0)
+                        goto out;
         }
         b = ch->out ? ch->out : &ch->scratch;
         r = oa_buf_add(b, p, len);
@@ -267,8 +275,9 @@ static int perform(oa_ch *ch, bool json, char *errbuf, size_t errlen) {
         oa_buf_reset(&ch->scratch);
         rc = curl_easy_perform(ch->curl);
         if (ch->sink_err) {
-                snprintf(errbuf, errlen, ch->sink_err == -E2BIG ?
-                         "clickhouse answer is larger than the caller's limit" : "out of memory");
+                snprintf(errbuf, errlen, "%s", ch->sink_err == -E2BIG ?
+                         "clickhouse answer is larger than the caller's limit" : ch->sink_err == -ENOMEM ?
+                         "out of memory" : strerror(-ch->sink_err));
                 return ch->sink_err;
         }
         if (rc != CURLE_OK) {
@@ -321,8 +330,11 @@ int oa_ch_request(oa_ch *ch, const oa_ch_req *req, char *errbuf, size_t errlen) 
                 curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(req->sql));
         }
         ch->out = req->out;
+        ch->sink = req->out ? NULL : req->sink;
+        ch->sink_ud = req->sink_ud;
         r = perform(ch, req->json, errbuf, errlen);
         ch->out = NULL;
+        ch->sink = NULL;
         return r;
 }
 

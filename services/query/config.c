@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const oa_cfg_opt opts[] = {
         { "listen", "OA_QUERY_LISTEN", OA_CFG_STRING, "127.0.0.1:8081",
@@ -88,9 +89,10 @@ static const oa_cfg_opt opts[] = {
         { "cache-max-entries", "OA_QUERY_CACHE_MAX_ENTRIES", OA_CFG_INT, "1000",
           offsetof(oa_query_cfg, cache_max_entries), 1, 1000000, 0,
           "most answers the read cache holds" },
-        { "export-chunk-rows", "OA_QUERY_EXPORT_CHUNK_ROWS", OA_CFG_INT, "5000",
-          offsetof(oa_query_cfg, export_chunk_rows), 10, 1000000, 0,
-          "events per ClickHouse read while streaming /export (memory held per export)" },
+        { "export-spool-dir", "OA_QUERY_EXPORT_SPOOL_DIR", OA_CFG_STRING, "/tmp",
+          offsetof(oa_query_cfg, export_spool_dir), 0, 0, 0,
+          "where /export keeps the day it is sending (an unlinked file per export in flight, "
+          "as large as the project's busiest day of events in NDJSON)" },
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -160,6 +162,11 @@ int oa_query_cfg_check(const oa_query_cfg *cfg, oa_proxies *ret_proxies, char *e
         if (oa_http_addr_parse(cfg->listen, &ss, &sl) < 0) {
                 snprintf(errbuf, errlen, "OA_QUERY_LISTEN: '%.80s' is not a numeric host:port "
                          "(127.0.0.1:8081, [::1]:8081, :8081)", cfg->listen);
+                return -EINVAL;
+        }
+        if (!*cfg->export_spool_dir || access(cfg->export_spool_dir, W_OK | X_OK) < 0) {
+                snprintf(errbuf, errlen, "OA_QUERY_EXPORT_SPOOL_DIR: '%.200s' is not a directory oa-query can "
+                         "write to", cfg->export_spool_dir);
                 return -EINVAL;
         }
 #ifdef OA_QUERY_BENCH_NOAUTH

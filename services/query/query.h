@@ -70,7 +70,7 @@ typedef struct oa_query_cfg {
         long long max_range_days;
         long long cache_ttl_ms;
         long long cache_max_entries;
-        long long export_chunk_rows;
+        char *export_spool_dir;
 } oa_query_cfg;
 
 /* Load the configuration: defaults < environment < command line, --help, and

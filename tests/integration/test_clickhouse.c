@@ -220,6 +220,47 @@ Test(ch_integration, result_past_cap_is_e2big) {
         oa_buf_done(&out);
 }
 
+/* A sink: the answer in pieces, nothing held; a mid-answer error still caught; a sink's
+ * own error stops the transfer. */
+typedef struct counted {
+        size_t bytes, calls, stop_after;
+        unsigned long long lines;
+} counted;
+
+static int count_sink(const char *p, size_t n, void *ud) {
+        counted *c = ud;
+
+        c->bytes += n;
+        c->calls++;
+        for (size_t i = 0; i < n; i++)
+                c->lines += p[i] == '\n';
+        return c->stop_after && c->bytes >= c->stop_after ? -ENOSPC : 0;
+}
+
+Test(ch_integration, sink_gets_the_answer_in_pieces) {
+        const oa_ch_setting s[] = { { "default_format", "TSV" } };
+        counted c = { 0 };
+        oa_ch_req req = { .sql = "SELECT number FROM system.numbers LIMIT 2000000", .settings = s, .n_settings = 1,
+                          .sink = count_sink, .sink_ud = &c };
+
+        cr_assert_eq(oa_ch_request(ch, &req, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(c.lines, 2000000);
+        cr_assert_gt(c.calls, 1, "one piece only: %zu bytes", c.bytes);
+        /* the sink says stop */
+        c = (counted) { .stop_after = 1 << 20 };
+        cr_assert_eq(oa_ch_request(ch, &req, err, sizeof(err)), -ENOSPC);
+        cr_assert_lt(c.bytes, 14u << 20, "the transfer went on after the sink's error");
+        /* an error after the first rows, with the 200 already sent */
+        const oa_ch_setting late[] = { { "wait_end_of_query", "0" }, { "max_block_size", "1000" },
+                                       { "default_format", "TSV" } };
+        c = (counted) { 0 };
+        req = (oa_ch_req) { .sql = "SELECT number, throwIf(number = 200000) FROM system.numbers LIMIT 300000",
+                            .settings = late, .n_settings = 3, .sink = count_sink, .sink_ud = &c };
+        cr_assert_eq(oa_ch_request(ch, &req, err, sizeof(err)), -EPROTO);
+        cr_assert_eq(oa_ch_last_code(ch), 395, "%s", err);
+        cr_assert_gt(c.lines, 1000);
+}
+
 Test(ch_integration, query_timeout_is_server_code_159) {
         oa_ch *slow = client(1000);
 

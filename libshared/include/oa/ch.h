@@ -67,6 +67,13 @@ typedef struct oa_ch_req {
         size_t data_len;
         oa_buf *out;                    /* response body is appended here, or NULL to
                                          * discard it; its max is the cap */
+        /* Or (out NULL) the body of a 200 answer handed over as it arrives, in pieces:
+         * nothing of the answer is held but its last 32 KB (where ClickHouse appends an
+         * error that happens mid-answer; the sink has seen those bytes too, so on an
+         * error the caller throws away what it got). A sink returning a negative errno
+         * stops the transfer, and the request returns that errno. */
+        int (*sink)(const char *p, size_t n, void *ud);
+        void *sink_ud;
         bool json;                      /* the answer should be JSON (see
                                          * oa_ch_body_error) */
         const oa_ch_setting *settings;  /* may be NULL */

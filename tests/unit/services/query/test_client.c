@@ -17,6 +17,7 @@ static oa_query_cfg good_cfg(void) {
                 .listen = "127.0.0.1:8081",
                 .log_level = "info",
                 .trusted_proxies = "127.0.0.1",
+                .export_spool_dir = "/tmp",
         };
 }
 
@@ -44,6 +45,10 @@ Test(query_config, check_refuses_what_the_table_cannot) {
         c.trusted_proxies = "gateway";
         cr_assert_eq(oa_query_cfg_check(&c, NULL, err, sizeof(err)), -EINVAL);
         cr_assert(strstr(err, "OA_QUERY_TRUSTED_PROXIES"), "%s", err);
+        c = good_cfg();
+        c.export_spool_dir = "/nonexistent/spool";
+        cr_assert_eq(oa_query_cfg_check(&c, NULL, err, sizeof(err)), -EINVAL);
+        cr_assert(strstr(err, "OA_QUERY_EXPORT_SPOOL_DIR"), "%s", err);
 }
 
 Test(query_config, load_reads_the_environment_and_checks) {

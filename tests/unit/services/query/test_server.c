@@ -168,6 +168,7 @@ static void setup(void) {
                 .trusted_proxies = "127.0.0.1",
                 .kafka_timeout_ms = 10000,
                 .write_timeout_ms = 3000,
+                .export_spool_dir = "/tmp",
         };
         fx.q = (oa_query) { .cfg = &fx.cfg, .wake = { -1, -1 } };
         cr_assert_eq(oa_query_cfg_check(&fx.cfg, &fx.q.proxies, err, sizeof(err)), 0, "%s", err);
