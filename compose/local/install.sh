@@ -5,6 +5,7 @@
 #      infrastructure of the local stack (ClickHouse, Redis, nginx, kcat, Java and Maven).
 #   2. The Apache Kafka jars, fetched once with Maven into OA_CACHE_DIR
 #      (default ~/.cache/openanalytics) so that starting the stack needs no network.
+#   3. The npm packages of tests/openapi_import (npm ci into its node_modules, git-ignored).
 # When everything is present it only asks dpkg once and returns (well under a second).
 # Works unattended (CI=true, no stdin): apt runs non-interactively. Needs root (or sudo)
 # only when a package is missing.
@@ -36,6 +37,10 @@ PACKAGES=(
 # Java and Maven come from Debian unless the machine has them already (any Java 17+ will do).
 command -v java >/dev/null 2>&1 || PACKAGES+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || PACKAGES+=(maven)
+# Node and npm for tests/openapi_import (the OpenAPI converters of Postman, Insomnia and Bruno)
+# come from Debian unless the machine has them already (any Node 18+ will do).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 # missing_packages PACKAGE...: print those not installed, asking dpkg once for all of them.
 missing_packages() {
@@ -66,6 +71,20 @@ install_packages() {
         ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"
 }
 
+# The converters Postman, Insomnia and Bruno import OpenAPI with (npm, exact versions in
+# tests/openapi_import/package-lock.json), into tests/openapi_import/node_modules: once, and
+# again only when the lock file changed (a copy of it in node_modules says what is there).
+ensure_openapi_import_modules() {
+        local dir=$REPO/tests/openapi_import
+        local stamp=$dir/node_modules/.oa-package-lock.json
+        cmp -s "$dir/package-lock.json" "$stamp" && return 0
+        command -v npm >/dev/null 2>&1 || die "npm is missing: tests/openapi_import needs it"
+        info "installing the OpenAPI converters of tests/openapi_import (npm ci)"
+        (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null) ||
+                die "npm ci in $dir failed (is the npm registry reachable?); the OpenAPI import test (meson test openapi_import) needs its packages"
+        cp "$dir/package-lock.json" "$stamp"
+}
+
 install_packages
 ensure_kafka_jars
 info "Kafka jars: $(kafka_lib_dir)"
@@ -88,3 +107,5 @@ if ! python3 -c 'import chdb' >/dev/null 2>&1; then
         PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check chdb </dev/null ||
                 die "$(command -v python3) lacks chdb and pip could not install it (tests/compat needs it)"
 fi
+ensure_openapi_import_modules
+info "OpenAPI converters: tests/openapi_import/node_modules"
