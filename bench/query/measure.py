@@ -32,8 +32,8 @@ def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p))] * 1000 if v else float("nan")
 
 
-def load(hostport, make_request):
-    """CLIENTS threads for DURATION seconds; returns (latencies, errors)."""
+def load(hostport, make_request, clients=CLIENTS):
+    """clients threads for DURATION seconds; returns (latencies, errors)."""
     host, port = hostport.rsplit(":", 1)
     lat, errors = [], []
     lock = threading.Lock()
@@ -63,7 +63,7 @@ def load(hostport, make_request):
         conn.close()
         with lock:
             lat.extend(mine)
-    ts = [threading.Thread(target=worker) for _ in range(CLIENTS)]
+    ts = [threading.Thread(target=worker) for _ in range(clients)]
     for t in ts:
         t.start()
     for t in ts:
@@ -74,11 +74,16 @@ def load(hostport, make_request):
 def variants(read):
     auth = {"Authorization": "Bearer " + KEY}
     ch_path = "/?" + os.environ["BENCH_CH_PARAMS"]
+    # (name, host:port, request maker, clients)
     return [
-        ("oa-query, cache off", os.environ["BENCH_OA_NOCACHE"], lambda: ("GET", read["path"], None, auth)),
+        ("oa-query, cache off", os.environ["BENCH_OA_NOCACHE"], lambda: ("GET", read["path"], None, auth), CLIENTS),
         ("ClickHouse HTTP, same SQL", os.environ["BENCH_CH"],
-         lambda: ("POST", ch_path, read["sql"].encode(), {"Content-Type": "text/plain"})),
-        ("oa-query, cache on (5 s)", os.environ["BENCH_OA_CACHE"], lambda: ("GET", read["path"], None, auth)),
+         lambda: ("POST", ch_path, read["sql"].encode(), {"Content-Type": "text/plain"}), CLIENTS),
+        ("oa-query, cache on (5 s)", os.environ["BENCH_OA_CACHE"], lambda: ("GET", read["path"], None, auth),
+         CLIENTS),
+        # the floor: one client, nothing queued behind another query
+        ("oa-query, cache off, 1 client", os.environ["BENCH_OA_NOCACHE"],
+         lambda: ("GET", read["path"], None, auth), 1),
     ]
 
 
@@ -86,8 +91,8 @@ def main():
     res = {}        # (read, variant) -> list of (p50, p99, n, rps) per round
     for rnd in range(ROUNDS):
         for read in READS:
-            for name, hp, mk in variants(read):
-                lat, errors = load(hp, mk)
+            for name, hp, mk, clients in variants(read):
+                lat, errors = load(hp, mk, clients)
                 if errors:
                     print(f"{read['name']} / {name}: {len(errors)} errors, first {errors[0]}", flush=True)
                 row = (pct(lat, 0.5), pct(lat, 0.99), len(lat), len(lat) / DURATION, len(errors))
@@ -98,7 +103,7 @@ def main():
              "|---|---|---:|---:|---:|---:|---|"]
     for read in READS:
         base = res[(read["name"], "ClickHouse HTTP, same SQL")]
-        for name, _, _ in variants(read):
+        for name, _, _, clients in variants(read):
             rows = res[(read["name"], name)]
             p50 = statistics.median(r[0] for r in rows)
             p99 = statistics.median(r[1] for r in rows)
@@ -107,6 +112,8 @@ def main():
             n_err = sum(r[4] for r in rows)
             if name == "ClickHouse HTTP, same SQL":
                 ratio = "baseline"
+            elif clients != CLIENTS:
+                ratio = "(not comparable)"
             else:
                 r50 = statistics.median(a[0] / b[0] for a, b in zip(rows, base))
                 r99 = statistics.median(a[1] / b[1] for a, b in zip(rows, base))

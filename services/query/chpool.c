@@ -194,3 +194,90 @@ void oa_query_chpool_stop(oa_query *q) {
         free(p);
         q->chpool = NULL;
 }
+
+/* ---- requests seen from work that may outlive them ---- */
+
+static void ref_gone(void *p) {
+        oa_query_rq_ref **slot = p;
+
+        if (*slot)
+                (*slot)->rq = NULL;
+}
+
+void oa_query_rq_ref_set(oa_query_rq_ref *ref, oa_query_req *rq) {
+        ref->rq = rq;
+        ref->slot = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*ref->slot), ref_gone);
+        *ref->slot = ref;
+}
+
+void oa_query_rq_ref_drop(oa_query_rq_ref *ref) {
+        if (ref->rq)
+                *ref->slot = NULL;      /* the request lives on: forget us */
+        ref->rq = NULL;
+}
+
+/* ---- one statement for a request ---- */
+
+typedef struct call {
+        oa_query_chjob job;
+        oa_query_rq_ref ref;
+        oa_query_ch_answer *fn;
+        void *ud;
+        char *sql;
+        bool json;
+        oa_buf out;
+        int r, ch_code;
+        char err[512];
+} call;
+
+static void call_run(oa_query_chjob *job, oa_ch *ch) {
+        call *c = (call *) job;
+        const oa_ch_req req = { .sql = c->sql, .out = &c->out, .json = c->json };
+
+        c->r = oa_ch_request(ch, &req, c->err, sizeof(c->err));
+        c->ch_code = c->r == -EPROTO ? oa_ch_last_code(ch) : 0;
+}
+
+static void call_done(oa_query_chjob *job, bool answer) {
+        call *c = (call *) job;
+        oa_query_req *rq = c->ref.rq;
+
+        oa_query_rq_ref_drop(&c->ref);
+        if (answer && rq)
+                c->fn(rq, c->ud, c->r, c->ch_code, c->err, &c->out);
+        oa_buf_done(&c->out);
+        free(c->sql);
+        free(c);
+}
+
+int oa_query_ch_call(oa_query_req *rq, const char *sql, bool json, size_t out_max, oa_query_ch_answer *fn,
+                     void *ud) {
+        call *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c || !(c->sql = strdup(sql))) {
+                free(c);
+                return -ENOMEM;
+        }
+        c->job.run = call_run;
+        c->job.done = call_done;
+        c->fn = fn;
+        c->ud = ud;
+        c->json = json;
+        oa_buf_init(&c->out, out_max);
+        r = oa_query_chpool_submit(rq->q->chpool, &c->job);
+        if (r < 0) {
+                oa_buf_done(&c->out);
+                free(c->sql);
+                free(c);
+                return r;
+        }
+        oa_query_rq_ref_set(&c->ref, rq);
+        return 0;
+}
+
+void oa_query_send_busy(oa_query_req *rq) {
+        oa_metrics_counter_inc(rq->q->m.reads_refused, 1);
+        rq->retry_after = 5;
+        oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE, "too many reads are waiting for the database; retry later");
+}

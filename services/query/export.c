@@ -301,13 +301,11 @@ static void read_next(export_job *j) {
         if (r == 0)
                 return;
         j->running = false;
-        oa_metrics_counter_inc(j->q->m.reads_refused, 1);
         if (!j->started) {
-                rq->retry_after = 5;
-                oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE,
-                                    "too many reads are waiting for the database; retry later");
+                oa_query_send_busy(rq);         /* the pool frees j */
                 return;
         }
+        oa_metrics_counter_inc(j->q->m.reads_refused, 1);
         oa_log_error("export cut short", "error", "the ClickHouse workers' queue is full");
         oa_query_log_request(rq, 503);
         detach(j);

@@ -120,49 +120,43 @@ static int add_rows(oa_buf *out, const char *rows, size_t len, size_t max, size_
         return r;
 }
 
-void oa_query_privacy_export(oa_query_req *rq, const oa_auth_result *auth, const char *id) {
-        const char *project_id = auth->project->id;
-        char user[OA_DSAR_USER_ID_MAX_BYTES + 1], visitor[OA_VISITOR_ID_LEN + 1];
-        char from[OA_ENTITY_TIME_MAX], to[OA_ENTITY_TIME_MAX], err[512];
-        int64_t now = oa_entity_now_ms();
-        size_t ulen, n = 0;
-        oa_buf sql, rows, out;
-        int r;
+/* What the export's answer needs once ClickHouse has answered (in the request's pool). */
+typedef struct export_ctx {
+        char project_id[OA_ENTITY_ID_MAX];
+        char user[OA_DSAR_USER_ID_MAX_BYTES + 1];
+        size_t ulen;
+        int64_t now;
+} export_ctx;
 
-        (void) id;
-        if (!user_param(rq, user, sizeof(user), &ulen))
-                return;
-        if (oa_visitor_user(project_id, user, ulen, visitor) < 0) {
-                oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "out of memory");
+/* The worker's rows: the answer. */
+static void export_answer(oa_query_req *rq, void *ud, int r, int ch_code, const char *err, const oa_buf *rows) {
+        const export_ctx *x = ud;
+        char from[OA_ENTITY_TIME_MAX], to[OA_ENTITY_TIME_MAX];
+        oa_query_ch_verdict v;
+        size_t n = 0;
+        oa_buf out;
+
+        if (r < 0) {
+                oa_query_ch_judge(rq->q, r, ch_code, err, &v);
+                rq->retry_after = v.retry_after;
+                oa_query_send_error(rq, v.status, v.code, v.message);
                 return;
         }
-        oa_buf_init(&sql, 1 << 16);
-        oa_buf_init(&rows, EXPORT_BODY_MAX);
+        oa_metrics_counter_inc(rq->q->m.ch_ok, 1);
         oa_buf_init(&out, EXPORT_BODY_MAX + 4096);
-        r = export_sql(&sql, project_id, user, ulen, visitor);
-        if (r == 0) {
-                oa_ch_req req = { .sql = sql.data, .out = &rows, .json = true };
-
-                r = oa_ch_request(rq->q->ch, &req, err, sizeof(err));
-                if (r < 0) {
-                        oa_query_ch_failed(rq, r, err);
-                        goto out;
-                }
-        }
-        oa_entity_time_format(now - (int64_t) OA_DSAR_EXPORT_DAYS * 86400000, from);
-        oa_entity_time_format(now, to);
+        oa_entity_time_format(x->now - (int64_t) OA_DSAR_EXPORT_DAYS * 86400000, from);
+        oa_entity_time_format(x->now, to);
+        r = oa_buf_adds(&out, "{\"project_id\":");
         if (r == 0)
-                r = oa_buf_adds(&out, "{\"project_id\":");
-        if (r == 0)
-                r = oa_buf_add_json_quoted(&out, project_id);
+                r = oa_buf_add_json_quoted(&out, x->project_id);
         if (r == 0)
                 r = oa_buf_adds(&out, ",\"user_id\":\"");
         if (r == 0)
-                r = oa_buf_add_json_str(&out, user, ulen);
+                r = oa_buf_add_json_str(&out, x->user, x->ulen);
         if (r == 0)
                 r = oa_buf_addf(&out, "\",\"from\":\"%s\",\"to\":\"%s\",\"events\":[", from, to);
         if (r == 0)
-                r = add_rows(&out, rows.data ? rows.data : "", rows.len, OA_DSAR_EXPORT_MAX, &n);
+                r = add_rows(&out, rows->data ? rows->data : "", rows->len, OA_DSAR_EXPORT_MAX, &n);
         if (r == 0)
                 r = oa_buf_addf(&out,
                                 "],\"count\":%zu,\"truncated\":%s,\"limits\":{\"days\":%d,\"events\":%d},"
@@ -175,10 +169,35 @@ void oa_query_privacy_export(oa_query_req *rq, const oa_auth_result *auth, const
                 oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "rendering the export failed");
         else
                 oa_query_send_json(rq, 200, out.data, out.len);
-out:
-        oa_buf_done(&sql);
-        oa_buf_done(&rows);
         oa_buf_done(&out);
+}
+
+/* The lookup scans the project's last 90 days by user and visitor id (neither is in the
+ * sorting key): a second or more on a big project, so it runs on a ClickHouse worker. */
+void oa_query_privacy_export(oa_query_req *rq, const oa_auth_result *auth, const char *id) {
+        export_ctx *x = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*x));
+        char visitor[OA_VISITOR_ID_LEN + 1];
+        oa_buf sql;
+        int r;
+
+        (void) id;
+        if (!user_param(rq, x->user, sizeof(x->user), &x->ulen))
+                return;
+        snprintf(x->project_id, sizeof(x->project_id), "%s", auth->project->id);
+        x->now = oa_entity_now_ms();
+        if (oa_visitor_user(x->project_id, x->user, x->ulen, visitor) < 0) {
+                oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "out of memory");
+                return;
+        }
+        oa_buf_init(&sql, 1 << 16);
+        r = export_sql(&sql, x->project_id, x->user, x->ulen, visitor);
+        if (r == 0)
+                r = oa_query_ch_call(rq, sql.data, true, EXPORT_BODY_MAX, export_answer, x);
+        oa_buf_done(&sql);
+        if (r == -EBUSY)
+                oa_query_send_busy(rq);
+        else if (r < 0)
+                oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "the export could not be started");
 }
 
 /* ---- the deletion ---- */

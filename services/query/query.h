@@ -308,6 +308,33 @@ size_t oa_query_chpool_waiting(oa_query_chpool *p);
  * every job left (done(job, false)). NULL-safe. */
 void oa_query_chpool_stop(oa_query *q);
 
+/* A request seen from work that may outlive it: rq becomes NULL when the request's pool is
+ * freed (answered, or the client went away). Loop only. */
+typedef struct oa_query_rq_ref {
+        oa_query_req *rq;
+        struct oa_query_rq_ref **slot;  /* in rq's pool, pointing back here */
+} oa_query_rq_ref;
+
+/* Watch rq through ref (ref must not move until oa_query_rq_ref_drop). */
+void oa_query_rq_ref_set(oa_query_rq_ref *ref, oa_query_req *rq);
+
+/* Stop watching: before the memory of ref is freed. */
+void oa_query_rq_ref_drop(oa_query_rq_ref *ref);
+
+/* One statement for a request, on a worker (json: its answer is in a JSON format, for
+ * oa_ch's error check): fn(rq, ud, r, ch_code, err, out) is called on
+ * the loop with its answer (out: at most out_max bytes; r and ch_code as oa_ch_request
+ * and oa_ch_last_code), unless the request went away first. Returns 0, -EBUSY (the queue
+ * is full: answer 503) or -ENOMEM. */
+typedef void oa_query_ch_answer(oa_query_req *rq, void *ud, int r, int ch_code, const char *err,
+                                const oa_buf *out);
+
+int oa_query_ch_call(oa_query_req *rq, const char *sql, bool json, size_t out_max, oa_query_ch_answer *fn,
+                     void *ud);
+
+/* Answer 503 unavailable with Retry-After: the workers' queue is full (-EBUSY), counted. */
+void oa_query_send_busy(oa_query_req *rq);
+
 /* ---- export.c ---- */
 
 oa_query_handler oa_query_stats_export;

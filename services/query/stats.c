@@ -119,12 +119,10 @@ static int render_rows(oa_buf *b, yajl_val data, bool one) {
 /* ---- one read: its queries on a ClickHouse worker, its answer on the loop ---- */
 
 /* A request waiting for a read: the first one asked for it, the others asked for the same
- * SQL while it ran (cache on). rq becomes NULL when the request goes away first (the
- * client closed): its slot in the request's pool says so on disposal. */
+ * SQL while it ran (cache on). */
 typedef struct asker {
         struct asker *next;
-        oa_query_req *rq;
-        struct asker **slot;            /* in rq's pool, pointing back here */
+        oa_query_rq_ref ref;            /* NULL when the request went away first */
         int64_t t0;
 } asker;
 
@@ -253,8 +251,7 @@ static void read_job_free(read_job *j) {
 
         for (a = j->askers; a; a = next) {
                 next = a->next;
-                if (a->rq)
-                        *a->slot = NULL;        /* its request lives on: forget us */
+                oa_query_rq_ref_drop(&a->ref);
                 free(a);
         }
         for (int i = 0; i < 4; i++)
@@ -304,22 +301,14 @@ static void read_done(oa_query_chjob *job, bool answer) {
         else
                 oa_query_cache_put(q->cache, j->key.data, j->key.len, j->body.data, j->body.len, now_ms());
         for (asker *a = j->askers; a; a = a->next) {
-                if (!a->rq)
+                if (!a->ref.rq)
                         continue;
                 if (j->r < 0 || j->fail)
-                        send_verdict(a->rq, &v);
+                        send_verdict(a->ref.rq, &v);
                 else
-                        send_answer(a->rq, j->body.data, j->body.len, a->t0, a != j->askers);
+                        send_answer(a->ref.rq, j->body.data, j->body.len, a->t0, a != j->askers);
         }
         read_job_free(j);
-}
-
-/* The request's pool is being freed (answered, or the client went away first). */
-static void asker_gone(void *p) {
-        asker **slot = p;
-
-        if (*slot)
-                (*slot)->rq = NULL;
 }
 
 /* Add rq to j's askers. Returns 0 or -ENOMEM. */
@@ -328,10 +317,8 @@ static int ask(read_job *j, oa_query_req *rq, int64_t t0) {
 
         if (!a)
                 return -ENOMEM;
-        a->rq = rq;
+        oa_query_rq_ref_set(&a->ref, rq);
         a->t0 = t0;
-        a->slot = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*a->slot), asker_gone);
-        *a->slot = a;
         for (tail = &j->askers; *tail; tail = &(*tail)->next)
                 ;
         *tail = a;
@@ -414,14 +401,10 @@ static void answer(oa_query_req *rq, const oa_auth_result *auth, const oa_qb_spe
                 if (j->shared)
                         oa_map_del(q->reads, j->key.data, j->key.len);
                 j->shared = false;
-                if (r == -EBUSY) {
-                        oa_metrics_counter_inc(q->m.reads_refused, 1);
-                        rq->retry_after = RETRY_AFTER_S;
-                        oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE,
-                                            "too many stats reads are waiting for the database; retry later");
-                } else {
+                if (r == -EBUSY)
+                        oa_query_send_busy(rq);
+                else
                         oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "out of memory");
-                }
                 read_job_free(j);
                 return;
         }

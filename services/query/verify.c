@@ -6,9 +6,9 @@
  *     OA_RT_SERIES_MIN minutes (oa-realtime's per-minute hashes), the latest events (the
  *     recent list, without IP or User-Agent), and today's /collect drops by reason
  *     (oa-edge's oa:drops:{project}:{UTC date} hash);
- *   - from ClickHouse: today's counts in oa.events (the project's time zone), i.e. what
- *     oa-sink has already stored; ClickHouse not answering leaves them null with a reason,
- *     the rest is still answered;
+ *   - from ClickHouse (first, on a ClickHouse worker: it scans the project's day): today's
+ *     counts in oa.events (the project's time zone), i.e. what oa-sink has already stored;
+ *     ClickHouse not answering leaves them null with a reason, the rest is still answered;
  *   - a few sentences that say it in words ("12 events from this site were dropped as
  *     bots").
  *
@@ -43,54 +43,44 @@ static const struct {
         { "undelivered", "because Kafka did not acknowledge them" },
 };
 
-/* Today's counts in ClickHouse, by receive time in the project's time zone. */
-static void clickhouse_today(oa_query *q, const Oa__Project *p, ch_counts *c) {
+/* The SELECT of today's counts in ClickHouse, by receive time in the project's time zone. */
+static int today_sql(oa_buf *sql, const Oa__Project *p) {
         const char *tz = p->timezone && p->timezone[0] ? p->timezone : "UTC";
-        oa_buf sql, out;
-        char err[256] = "";
-        oa_ch_req req = { 0 };
         int r;
 
-        oa_buf_init(&sql, 4096);
-        oa_buf_init(&out, 4096);
-        r = oa_buf_adds(&sql, "SELECT toString(toDate(now(), ");
+        r = oa_buf_adds(sql, "SELECT toString(toDate(now(), ");
         if (r == 0)
-                r = oa_ch_quote(&sql, tz, strlen(tz));
+                r = oa_ch_quote(sql, tz, strlen(tz));
         if (r == 0)
-                r = oa_buf_adds(&sql, ")), count(), countIf(event_type = 'pageview'), countIf(source = 'collect'), "
+                r = oa_buf_adds(sql, ")), count(), countIf(event_type = 'pageview'), countIf(source = 'collect'), "
                                 "countIf(source = 'api') FROM oa.events WHERE project_id = ");
         if (r == 0)
-                r = oa_ch_quote(&sql, p->id, strlen(p->id));
+                r = oa_ch_quote(sql, p->id, strlen(p->id));
         if (r == 0)
-                r = oa_buf_adds(&sql, " AND toDate(received_at, ");
+                r = oa_buf_adds(sql, " AND toDate(received_at, ");
         if (r == 0)
-                r = oa_ch_quote(&sql, tz, strlen(tz));
+                r = oa_ch_quote(sql, tz, strlen(tz));
         if (r == 0)
-                r = oa_buf_adds(&sql, ") = toDate(now(), ");
+                r = oa_buf_adds(sql, ") = toDate(now(), ");
         if (r == 0)
-                r = oa_ch_quote(&sql, tz, strlen(tz));
+                r = oa_ch_quote(sql, tz, strlen(tz));
         if (r == 0)
-                r = oa_buf_adds(&sql, ") FORMAT TabSeparated");
+                r = oa_buf_adds(sql, ") FORMAT TabSeparated");
+        return r;
+}
+
+/* The counts from ClickHouse's answer, or why there are none. */
+static void today_counts(ch_counts *c, int r, const char *err, const oa_buf *out) {
         if (r < 0) {
-                snprintf(c->error, sizeof(c->error), "query too long");
-                goto out;
+                snprintf(c->error, sizeof(c->error), "clickhouse: %.140s", err && err[0] ? err : strerror(-r));
+                return;
         }
-        req.sql = sql.data;
-        req.out = &out;
-        r = oa_ch_request(q->ch, &req, err, sizeof(err));
-        if (r < 0) {
-                snprintf(c->error, sizeof(c->error), "clickhouse: %.140s", err[0] ? err : strerror(-r));
-                goto out;
-        }
-        if (!out.data || sscanf(out.data, "%15s\t%lld\t%lld\t%lld\t%lld", c->date, &c->events, &c->pageviews,
-                                &c->collect, &c->api) != 5) {
+        if (!out->data || sscanf(out->data, "%15s\t%lld\t%lld\t%lld\t%lld", c->date, &c->events, &c->pageviews,
+                                 &c->collect, &c->api) != 5) {
                 snprintf(c->error, sizeof(c->error), "clickhouse: unexpected answer");
-                goto out;
+                return;
         }
         c->ok = true;
-out:
-        oa_buf_done(&sql);
-        oa_buf_done(&out);
 }
 
 typedef struct verify_data {
@@ -168,35 +158,33 @@ static int build(oa_buf *b, const verify_data *d, const ch_counts *c) {
         return r;
 }
 
-void oa_query_verify(oa_query_req *rq, const oa_auth_result *auth, const char *id) {
+/* The Redis side (one pipelined round trip, on the loop), then the answer. */
+static void answer(oa_query_req *rq, const char *project_id, const ch_counts *c) {
         oa_query *q = rq->q;
-        const Oa__Project *p = auth->project;
         redisReply *replies[OA_RT_SERIES_MIN + 2] = { 0 };
         int64_t now_ms = (int64_t) time(NULL) * 1000, last = oa_rt_minute(now_ms);
         size_t n = 0, got = 0;
         char key[OA_RT_KEY_MAX + 64];
         verify_data d = { 0 };
-        ch_counts c = { 0 };
         struct tm tm;
         time_t t = (time_t) (now_ms / 1000);
         oa_buf b;
         int r = 0;
 
-        (void) id;
         gmtime_r(&t, &tm);
         strftime(d.date, sizeof(d.date), "%Y-%m-%d", &tm);
         for (int64_t m = last - OA_RT_SERIES_MIN + 1; m <= last && r == 0; m++) {
-                r = oa_rt_minute_key(key, sizeof(key), p->id, OA_RT_COUNTS, m);
+                r = oa_rt_minute_key(key, sizeof(key), project_id, OA_RT_COUNTS, m);
                 if (r > 0)
                         r = oa_rds_append(q->rds, "HMGET %s pv ev collect api", key);
                 n++;
         }
-        if (r == 0 && (r = oa_rt_recent_key(key, sizeof(key), p->id)) > 0)
+        if (r == 0 && (r = oa_rt_recent_key(key, sizeof(key), project_id)) > 0)
                 r = oa_rds_append(q->rds, "LRANGE %s 0 %d", key, RECENT_SHOWN - 1);
         n++;
         if (r == 0) {
                 /* oa-edge's drop counts (services/edge/store.c) */
-                snprintf(key, sizeof(key), "oa:drops:%s:%s", p->id, d.date);
+                snprintf(key, sizeof(key), "oa:drops:%s:%s", project_id, d.date);
                 r = oa_rds_append(q->rds, "HGETALL %s", key);
                 n++;
         }
@@ -221,9 +209,8 @@ void oa_query_verify(oa_query_req *rq, const oa_auth_result *auth, const char *i
         }
         d.recent = replies[OA_RT_SERIES_MIN]->type == REDIS_REPLY_ARRAY ? replies[OA_RT_SERIES_MIN] : NULL;
         d.drops = replies[OA_RT_SERIES_MIN + 1]->type == REDIS_REPLY_ARRAY ? replies[OA_RT_SERIES_MIN + 1] : NULL;
-        clickhouse_today(q, p, &c);
         oa_buf_init(&b, 4u << 20);
-        if (build(&b, &d, &c) == 0)
+        if (build(&b, &d, c) == 0)
                 oa_query_send_json(rq, 200, b.data, b.len);
         else
                 oa_query_send_error(rq, 500, OA_HTTP_E_INTERNAL, "verification answer too large");
@@ -232,4 +219,36 @@ out:
         for (size_t i = 0; i < n; i++)
                 if (replies[i])
                         freeReplyObject(replies[i]);
+}
+
+static void today_answered(oa_query_req *rq, void *ud, int r, int ch_code, const char *err, const oa_buf *out) {
+        ch_counts c = { 0 };
+
+        (void) ch_code;
+        if (r == 0)
+                oa_metrics_counter_inc(rq->q->m.ch_ok, 1);
+        today_counts(&c, r, err, out);
+        answer(rq, ud, &c);
+}
+
+/* ClickHouse's count first, on a worker (it scans the project's day: not on the loop);
+ * the queue full or the statement unbuildable leaves only its part null. */
+void oa_query_verify(oa_query_req *rq, const oa_auth_result *auth, const char *id) {
+        char *project_id = h2o_mem_alloc_pool(&rq->req->pool, OA_ENTITY_ID_MAX);
+        ch_counts c = { 0 };
+        oa_buf sql;
+        int r;
+
+        (void) id;
+        snprintf(project_id, OA_ENTITY_ID_MAX, "%s", auth->project->id);
+        oa_buf_init(&sql, 4096);
+        r = today_sql(&sql, auth->project);
+        if (r == 0)
+                r = oa_query_ch_call(rq, sql.data, false, 4096, today_answered, project_id);
+        oa_buf_done(&sql);
+        if (r == 0)
+                return;
+        snprintf(c.error, sizeof(c.error), "%s", r == -EBUSY ? "clickhouse: too many reads are waiting" :
+                 "clickhouse: the query could not be built");
+        answer(rq, project_id, &c);
 }
