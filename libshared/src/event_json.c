@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "scan8.h"
+
 enum {
         ST_VALUE,       /* a value must come (top level, after ':', after ',' in an array) */
         ST_ARR_FIRST,   /* after '[': a value or ']' */
@@ -80,20 +82,6 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
         }
         return 0;
 }
-
-/* Bytes a string may hold that need no further look: printable ASCII but '"', '\\' and
- * DEL. */
-static const unsigned char plain[256] = {
-#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-        R16(0), R16(0),                                 /* 0x00-0x1f */
-        1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
-        R16(1), R16(1),                                 /* 0x30-0x4f */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
-        R16(1),                                         /* 0x60-0x6f */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70-0x7f: DEL */
-        R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
-#undef R16
-};
 
 /* The flag a decoded control character sets: tab, line feed and carriage return are
  * allowed in free text, the rest of C0, DEL and C1 nowhere. */
@@ -211,43 +199,6 @@ static bool escape(oa_ej *j, size_t *i, size_t *dlen) {
         return true;
 }
 
-#define ONES (~(uint64_t) 0 / 255)       /* 0x0101010101010101 */
-#define HIGHS (ONES * 0x80)
-
-/* The high bit of each of the 8 bytes in v that is not plain (below 0x20, '"', '\\', DEL,
- * 0x80 and up), and maybe of bytes after such a byte, where a borrow runs on: the lowest
- * bit set is always a byte that is not plain. */
-static uint64_t specials(uint64_t v) {
-        uint64_t low7 = v & ~HIGHS;
-        uint64_t q = v ^ (ONES * '"'), bs = v ^ (ONES * '\\');
-
-        return (((v - ONES * 0x20) & ~v) |             /* a byte below 0x20 */
-                ((q - ONES) & ~q) | ((bs - ONES) & ~bs) |       /* '"' or '\\' */
-                (low7 + ONES) |                         /* DEL (0x7f + 1 reaches 0x80) */
-                v) & HIGHS;                             /* 0x80 and up */
-}
-
-/* Offset of the first byte at or after i that is not plain, or n: 8 bytes at a time. */
-static size_t skip_plain(const unsigned char *b, size_t i, size_t n) {
-        uint64_t v, m;
-
-        while (n - i >= 8) {
-                memcpy(&v, b + i, 8);
-                m = specials(v);
-                if (m) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                        return i + (size_t) __builtin_ctzll(m) / 8;
-#else
-                        break;
-#endif
-                }
-                i += 8;
-        }
-        while (i < n && plain[b[i]])
-                i++;
-        return i;
-}
-
 static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
         const unsigned char *b = j->body;
         size_t n = j->len, i = j->pos + 1, start = i, seg = i, dlen = 0;
@@ -258,7 +209,8 @@ static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
                 unsigned char c;
                 size_t k;
 
-                i = skip_plain(b, i, n);
+                /* to the first byte that is not plain: below 0x20, '"', '\\', DEL, non-ASCII */
+                i = oa_scan8(b, i, n, 0x20, '"', '\\', true);
                 if (i >= n) {
                         j->pos = i;
                         return fail(j, "unterminated string");

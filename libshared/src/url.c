@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "scan8.h"
+
 /* Byte classes, one table look-up per byte. */
 enum {
         C_BAD = 1,      /* control, space, DEL: never in a URL we take */
@@ -41,6 +43,12 @@ static void cls_init(void) {
                         k |= C_HEX6;
                 cls[c] = k;
         }
+}
+
+/* Offset of the first byte at or after i that is C_BAD (control, space, DEL), x or y, or
+ * n: the path and query are most of a page URL. */
+static size_t scan_to(const unsigned char *u, size_t i, size_t n, unsigned char x, unsigned char y) {
+        return oa_scan8(u, i, n, 0x21, x, y, false);
 }
 
 int oa_url_split(const char *s, size_t n, oa_url *ret) {
@@ -88,20 +96,19 @@ int oa_url_split(const char *s, size_t n, oa_url *ret) {
         out.host = s + host;
         out.host_len = host_end - host;
         out.path = s + auth_end;
-        for (i = auth_end; i < n && !(cls[u[i]] & C_PATHEND); i++)
-                if (cls[u[i]] & C_BAD)
-                        return -EINVAL;
+        i = scan_to(u, auth_end, n, '?', '#');
+        if (i < n && (cls[u[i]] & C_BAD))
+                return -EINVAL;
         out.path_len = i - auth_end;
         if (i < n && u[i] == '?') {
                 out.query = s + i + 1;
-                for (i++; i < n && u[i] != '#'; i++)
-                        if (cls[u[i]] & C_BAD)
-                                return -EINVAL;
+                i = scan_to(u, i + 1, n, '#', '#');
+                if (i < n && (cls[u[i]] & C_BAD))
+                        return -EINVAL;
                 out.query_len = (size_t) (s + i - out.query);
         }
-        for (; i < n; i++)              /* the fragment */
-                if (cls[u[i]] & C_BAD)
-                        return -EINVAL;
+        if (i < n && scan_to(u, i, n, 0, 0) < n)        /* the fragment */
+                return -EINVAL;
         *ret = out;
         return 0;
 }
@@ -224,27 +231,36 @@ static char *utm_value(const char *v, size_t n, oa_arena *a) {
 }
 
 /* Query parameters that identify an ad click, and whether they mean a paid visit. */
+#define ID(n, paid) { n, sizeof(n) - 1, paid }
+
 static const struct {
         const char *name;
+        size_t len;
         bool paid;
 } click_ids[] = {
-        { "gclid", true },      /* Google Ads */
-        { "gbraid", true },     /* Google Ads (iOS, app to web) */
-        { "wbraid", true },     /* Google Ads (iOS, web to app) */
-        { "dclid", true },      /* Google Display & Video 360 */
-        { "msclkid", true },    /* Microsoft Advertising */
-        { "ttclid", true },     /* TikTok Ads */
-        { "twclid", true },     /* X (Twitter) Ads */
-        { "li_fat_id", true },  /* LinkedIn Ads */
-        { "yclid", true },      /* Yandex Direct */
-        { "rdt_cid", true },    /* Reddit Ads */
-        { "ScCid", true },      /* Snapchat Ads */
-        { "epik", true },       /* Pinterest Ads */
-        { "fbclid", false },    /* Facebook: on every outbound link, organic too */
+        ID("gclid", true),      /* Google Ads */
+        ID("gbraid", true),     /* Google Ads (iOS, app to web) */
+        ID("wbraid", true),     /* Google Ads (iOS, web to app) */
+        ID("dclid", true),      /* Google Display & Video 360 */
+        ID("msclkid", true),    /* Microsoft Advertising */
+        ID("ttclid", true),     /* TikTok Ads */
+        ID("twclid", true),     /* X (Twitter) Ads */
+        ID("li_fat_id", true),  /* LinkedIn Ads */
+        ID("yclid", true),      /* Yandex Direct */
+        ID("rdt_cid", true),    /* Reddit Ads */
+        ID("ScCid", true),      /* Snapchat Ads */
+        ID("epik", true),       /* Pinterest Ads */
+        ID("fbclid", false),    /* Facebook: on every outbound link, organic too */
 };
 
-static const char *const utm_names[] = {
-        "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+#undef ID
+
+/* Without their "utm_" */
+static const struct {
+        const char *name;
+        size_t len;
+} utm_names[] = {
+        { "source", 6 }, { "medium", 6 }, { "campaign", 8 }, { "content", 7 }, { "term", 4 },
 };
 
 int oa_url_info_get(const char *s, size_t n, oa_arena *a, oa_url_info *ret) {
@@ -277,7 +293,7 @@ int oa_url_info_get(const char *s, size_t n, oa_arena *a, oa_url_info *ret) {
                 klen = eq ? (size_t) (eq - p) : len;
                 if (klen > 4 && memcmp(p, "utm_", 4) == 0) {
                         for (size_t k = 0; k < 5; k++) {
-                                if (strlen(utm_names[k]) != klen || memcmp(p, utm_names[k], klen) != 0 ||
+                                if (utm_names[k].len != klen - 4 || memcmp(p + 4, utm_names[k].name, klen - 4) != 0 ||
                                     **utm[k] || !eq)
                                         continue;
                                 *utm[k] = utm_value(eq + 1, len - klen - 1, a);
@@ -289,7 +305,7 @@ int oa_url_info_get(const char *s, size_t n, oa_arena *a, oa_url_info *ret) {
                 if (ret->paid_click || !eq || len == klen + 1)
                         continue;               /* an empty click id is no click */
                 for (size_t k = 0; k < sizeof(click_ids) / sizeof(click_ids[0]); k++) {
-                        if (strlen(click_ids[k].name) == klen && memcmp(p, click_ids[k].name, klen) == 0 &&
+                        if (click_ids[k].len == klen && memcmp(p, click_ids[k].name, klen) == 0 &&
                             (!ret->click_id || click_ids[k].paid)) {
                                 ret->click_id = click_ids[k].name;
                                 ret->paid_click = click_ids[k].paid;
