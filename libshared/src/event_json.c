@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "scan8.h"
+#include "bytescan.h"
 
 enum {
         ST_VALUE,       /* a value must come (top level, after ':', after ',' in an array) */
@@ -210,7 +210,7 @@ static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
                 size_t k;
 
                 /* to the first byte that is not plain: below 0x20, '"', '\\', DEL, non-ASCII */
-                i = oa_scan8(b, i, n, 0x20, '"', '\\', true);
+                i = oa_bytescan(b, i, n, 0x20, '"', '\\', true);
                 if (i >= n) {
                         j->pos = i;
                         return fail(j, "unterminated string");

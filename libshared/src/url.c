@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "scan8.h"
+#include "bytescan.h"
 
 /* Byte classes, one table look-up per byte. */
 enum {
@@ -48,7 +48,7 @@ static void cls_init(void) {
 /* Offset of the first byte at or after i that is C_BAD (control, space, DEL), x or y, or
  * n: the path and query are most of a page URL. */
 static size_t scan_to(const unsigned char *u, size_t i, size_t n, unsigned char x, unsigned char y) {
-        return oa_scan8(u, i, n, 0x21, x, y, false);
+        return oa_bytescan(u, i, n, 0x21, x, y, false);
 }
 
 int oa_url_split(const char *s, size_t n, oa_url *ret) {
