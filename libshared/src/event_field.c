@@ -263,11 +263,11 @@ bool oa_evp_currency(oa_evp *p, oa_ej_tok t, const char *field, char **ret) {
         return oa_evp_string_dup(p, t, field, 3, OA_EVP_IDENT, ret);
 }
 
-int oa_evp_field(const char *const *names, int count, const char *key, size_t n) {
+int oa_evp_field(const oa_evp_name *names, int count, const char *key, size_t n) {
         if (n == 0)
                 return -1;
         for (int i = 0; i < count; i++)
-                if (names[i][0] == key[0] && strlen(names[i]) == n && memcmp(names[i], key, n) == 0)
+                if (names[i].len == n && names[i].name[0] == key[0] && memcmp(names[i].name, key, n) == 0)
                         return i;
         return -1;
 }
