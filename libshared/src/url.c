@@ -13,9 +13,7 @@ enum {
         C_BAD = 1,      /* control, space, DEL: never in a URL we take */
         C_SCHEME = 2,   /* letter, digit, '+', '-', '.' */
         C_HOST = 4,     /* a host name byte: unreserved, sub-delims, '%', non-ASCII */
-        C_AUTHEND = 8,  /* '/', '?', '#': the authority ends */
-        C_PATHEND = 16, /* '?', '#' */
-        C_HEX6 = 32,    /* IPv6 literal: hex digit, ':', '.' */
+        C_HEX6 = 8,     /* IPv6 literal: hex digit, ':', '.' */
 };
 
 static unsigned char cls[256];
@@ -35,10 +33,6 @@ static void cls_init(void) {
                         k |= C_SCHEME;
                 if (alpha || digit || c >= 0x80 || (c && strchr("-._~%!$&'()*+,;=", c)))
                         k |= C_HOST;
-                if (c == '/' || c == '?' || c == '#')
-                        k |= C_AUTHEND;
-                if (c == '?' || c == '#')
-                        k |= C_PATHEND;
                 if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.')
                         k |= C_HEX6;
                 cls[c] = k;
@@ -54,6 +48,7 @@ static size_t scan_to(const unsigned char *u, size_t i, size_t n, unsigned char 
 int oa_url_split(const char *s, size_t n, oa_url *ret) {
         const unsigned char *u = (const unsigned char *) s;
         size_t i = 0, auth, auth_end, host, host_end;
+        const unsigned char *hash, *at;
         oa_url out = { 0 };
 
         pthread_once(&cls_once, cls_init);
@@ -66,12 +61,16 @@ int oa_url_split(const char *s, size_t n, oa_url *ret) {
         out.scheme = s;
         out.scheme_len = i;
         auth = host = i + 3;
-        for (auth_end = auth; auth_end < n && !(cls[u[auth_end]] & C_AUTHEND); auth_end++) {
-                if (cls[u[auth_end]] & C_BAD)
-                        return -EINVAL;
-                if (u[auth_end] == '@')
-                        host = auth_end + 1;    /* userinfo is dropped */
-        }
+        /* the authority ends at '/', '?' or '#' and holds no C_BAD byte */
+        auth_end = scan_to(u, auth, n, '/', '?');
+        hash = memchr(u + auth, '#', auth_end - auth);
+        if (hash)
+                auth_end = (size_t) (hash - u);
+        else if (auth_end < n && (cls[u[auth_end]] & C_BAD))
+                return -EINVAL;
+        /* the host follows the last '@': userinfo is dropped */
+        for (at = u + auth; (at = memchr(at, '@', (size_t) (u + auth_end - at))) != NULL; at++)
+                host = (size_t) (at - u) + 1;
         if (host < auth_end && u[host] == '[') {
                 host_end = host + 1;
                 while (host_end < auth_end && (cls[u[host_end]] & C_HEX6))

@@ -261,3 +261,31 @@ Test(oa_url, split_finds_each_byte_at_every_offset) {
                 cr_assert_eq(oa_url_split(s, n, &u), 0);
         }
 }
+
+/* The authority ends at the first '/', '?' or '#', holds no space, control or DEL, and
+ * its host follows the last '@'. */
+Test(oa_url, split_authority_bytes_at_every_offset) {
+        static const char base[] = "https://user:pw@h1.example@host.example:8080/p";
+        const size_t auth = 8, end = sizeof(base) - 3, n = sizeof(base) - 1;
+        char s[sizeof(base)];
+        oa_url u;
+
+        cr_assert_eq(oa_url_split(base, n, &u), 0);
+        cr_assert_eq(u.host_len, strlen("host.example"));
+        cr_assert_eq(strncmp(u.host, "host.example", u.host_len), 0);
+        for (size_t p = auth; p < end; p++) {
+                memcpy(s, base, n);
+                s[p] = ' ';
+                cr_assert_eq(oa_url_split(s, n, &u), -EINVAL, "space at %zu", p);
+                s[p] = 0x7f;
+                cr_assert_eq(oa_url_split(s, n, &u), -EINVAL, "DEL at %zu", p);
+                /* a '#' ends the authority, so a space after it is in the fragment: refused too */
+                s[p] = '#';
+                s[n - 1] = ' ';
+                cr_assert_eq(oa_url_split(s, n, &u), -EINVAL, "'#' at %zu", p);
+        }
+        cr_assert_eq(oa_url_split("https://a@b#c d@e/", 18, &u), -EINVAL);
+        cr_assert_eq(oa_url_split("https://a@b#cd@e/", 17, &u), 0);
+        cr_assert_eq(u.host_len, 1);
+        cr_assert_eq(u.host[0], 'b');
+}
