@@ -358,3 +358,11 @@ Test(oa_event_pack, parsed_and_enriched_events_match_protobuf_c) {
         oa_visitor_key_free(k);
         oa_arena_done(&a);
 }
+
+/* event_pack.c lists the fields of oa.Event, oa.Property and oa.Revenue by hand: a field
+ * added to protos/event.proto must be added there too, and this test says so. */
+Test(oa_event_pack, knows_every_field_of_the_proto) {
+        cr_assert_eq(oa__event__descriptor.n_fields, 34, "a new oa.Event field: teach event_pack.c");
+        cr_assert_eq(oa__property__descriptor.n_fields, 4, "a new oa.Property field: teach event_pack.c");
+        cr_assert_eq(oa__revenue__descriptor.n_fields, 2, "a new oa.Revenue field: teach event_pack.c");
+}
