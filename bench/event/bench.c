@@ -4,8 +4,12 @@
  * batch of 100 events. Each case runs for BENCH_SECONDS (default 1) on one core, one
  * arena reset per request as oa-edge's per-request pool would be; prints events per
  * CPU-second of the one thread and ns per event; BENCH_CASE=<n> runs only the n-th case
- * (for perf). Built with the project (bench/meson.build); meaningful in a release
- * build: bench/event/run.sh. */
+ * (for perf); BENCH_REQUESTS=<n> runs exactly n requests per case instead of a time, so
+ * that instructions per event are total instructions / (n * events per request), e.g.
+ *   BENCH_CASE=1 BENCH_REQUESTS=2000 valgrind --tool=callgrind --toggle-collect=run \
+ *           build-release/bench/bench-event
+ * Built with the project (bench/meson.build); meaningful in a release build:
+ * bench/event/run.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,19 +68,20 @@ static void enrich_pack(Oa__Event *ev, oa_visitor_key *salt, oa_arena *a, bool b
 
 typedef enum { COLLECT_PARSE, COLLECT_FULL, API_BATCH_PARSE, API_BATCH_FULL, API_ONE_FULL } bench_case;
 
-/* Run one case for secs; returns events per second. */
-static double run(bench_case c, const char *body, size_t len, size_t per_req, double secs, oa_visitor_key *salt,
-                  size_t *ret_bytes) {
+/* Run one case for secs, or for exactly requests requests when that is not 0; returns
+ * events per second. */
+static double run(bench_case c, const char *body, size_t len, size_t per_req, double secs, size_t requests,
+                  oa_visitor_key *salt, size_t *ret_bytes) {
         oa_arena a;
         oa_event_api_opts o;
         double start = now_s(), t;
-        size_t events = 0, bytes = 0;
+        size_t events = 0, bytes = 0, done = 0;
         char err[OA_EVENT_ERR_MAX];
 
         oa_arena_init(&a, 0);
         oa_event_api_opts_default(&o, NOW);
         do {
-                for (int i = 0; i < 64; i++) {
+                for (int i = 0; i < 64 && (!requests || done < requests); i++, done++) {
                         Oa__Event *ev;
                         oa_event_batch b;
 
@@ -97,7 +102,7 @@ static double run(bench_case c, const char *body, size_t len, size_t per_req, do
                         events += per_req;
                 }
                 t = now_s() - start;
-        } while (t < secs);
+        } while (requests ? done < requests : t < secs);
         oa_arena_done(&a);
         *ret_bytes = events ? bytes / events : 0;
         return (double) events / t;
@@ -108,7 +113,9 @@ fail:
 
 int main(void) {
         const char *env = getenv("BENCH_SECONDS"), *only = getenv("BENCH_CASE");
+        const char *nreq = getenv("BENCH_REQUESTS");
         double secs = env ? atof(env) : 1.0;
+        size_t requests = nreq ? strtoul(nreq, NULL, 10) : 0;
         size_t blen = 0, one = sizeof(api_event) - 1, bytes;
         char *batch = malloc(16 + 100 * (one + 1));
         oa_visitor_key *salt = NULL;
@@ -147,7 +154,7 @@ int main(void) {
 
                 if (only && atoi(only) != (int) i)
                         continue;
-                eps = run(c, body, len, per, secs, salt, &bytes);
+                eps = run(c, body, len, per, secs, requests, salt, &bytes);
 
                 printf("%-46s %14.0f %10.0f %12zu\n", cases[i].name, eps, 1e9 / eps, bytes);
         }

@@ -1,5 +1,6 @@
 /* The event beyond parsing (oa/event.h): a new message, enrichment, the Kafka key and
- * the protobuf bytes. Enrichment is pure but for the random bits of a new UUIDv7. */
+ * decoding protobuf bytes (event_pack.c writes them). Enrichment is pure but for the
+ * random bits of a new UUIDv7. */
 #include "oa/event.h"
 
 #include <arpa/inet.h>
@@ -189,26 +190,6 @@ int oa_event_kafka_key(const Oa__Event *ev, char *buf, size_t len) {
         memcpy(buf + p + 1, ev->visitor_id, v);
         buf[p + 1 + v] = '\0';
         return (int) (p + 1 + v);
-}
-
-int oa_event_pack(const Oa__Event *ev, oa_arena *a, uint8_t **ret_buf, size_t *ret_len) {
-        size_t n = oa__event__get_packed_size(ev);
-        uint8_t *buf = oa_arena_alloc(a, n);
-
-        if (!buf)
-                return -ENOMEM;
-        *ret_len = oa__event__pack(ev, buf);
-        *ret_buf = buf;
-        return 0;
-}
-
-int oa_event_pack_into(const Oa__Event *ev, uint8_t *buf, size_t cap, size_t *ret_len) {
-        size_t n = oa__event__get_packed_size(ev);
-
-        if (n > cap)
-                return -E2BIG;
-        *ret_len = oa__event__pack(ev, buf);
-        return 0;
 }
 
 static void *arena_pb_alloc(void *data, size_t n) {

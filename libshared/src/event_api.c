@@ -20,11 +20,13 @@ enum {
         F_TIMESTAMP, F_EVENT_ID, F_IP, F_USER_AGENT, F_REFERRER, N_FIELDS,
 };
 
-static const char *const fields[N_FIELDS] = {
-        [F_EVENT_TYPE] = "event_type", [F_EVENT_NAME] = "event_name", [F_USER_ID] = "user_id",
-        [F_URL] = "url", [F_PROPERTIES] = "properties", [F_REVENUE] = "revenue",
-        [F_CURRENCY] = "currency", [F_TIMESTAMP] = "timestamp", [F_EVENT_ID] = "event_id",
-        [F_IP] = "ip", [F_USER_AGENT] = "user_agent", [F_REFERRER] = "referrer",
+static const oa_evp_name fields[N_FIELDS] = {
+        [F_EVENT_TYPE] = OA_EVP_NAME("event_type"), [F_EVENT_NAME] = OA_EVP_NAME("event_name"),
+        [F_USER_ID] = OA_EVP_NAME("user_id"), [F_URL] = OA_EVP_NAME("url"),
+        [F_PROPERTIES] = OA_EVP_NAME("properties"), [F_REVENUE] = OA_EVP_NAME("revenue"),
+        [F_CURRENCY] = OA_EVP_NAME("currency"), [F_TIMESTAMP] = OA_EVP_NAME("timestamp"),
+        [F_EVENT_ID] = OA_EVP_NAME("event_id"), [F_IP] = OA_EVP_NAME("ip"),
+        [F_USER_AGENT] = OA_EVP_NAME("user_agent"), [F_REFERRER] = OA_EVP_NAME("referrer"),
 };
 
 typedef struct api {
@@ -258,7 +260,7 @@ static int parse_event(api *c, oa_event_item *item, bool root) {
                         continue;
                 }
                 if (seen & 1u << f) {
-                        oa_evp_fail(&p, fields[f], "duplicate field");
+                        oa_evp_fail(&p, fields[f].name, "duplicate field");
                         oa_ej_skip(j, t);
                         continue;
                 }

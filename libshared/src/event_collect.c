@@ -15,10 +15,12 @@ enum {
         F_REVENUE, N_FIELDS,
 };
 
-static const char *const fields[N_FIELDS] = {
-        [F_SITE_ID] = "site_id", [F_TYPE] = "type", [F_NAME] = "name", [F_URL] = "url",
-        [F_REFERRER] = "referrer", [F_TITLE] = "title", [F_SCREEN_WIDTH] = "screen_width",
-        [F_PROPS] = "props", [F_REVENUE] = "revenue",
+static const oa_evp_name fields[N_FIELDS] = {
+        [F_SITE_ID] = OA_EVP_NAME("site_id"), [F_TYPE] = OA_EVP_NAME("type"),
+        [F_NAME] = OA_EVP_NAME("name"), [F_URL] = OA_EVP_NAME("url"),
+        [F_REFERRER] = OA_EVP_NAME("referrer"), [F_TITLE] = OA_EVP_NAME("title"),
+        [F_SCREEN_WIDTH] = OA_EVP_NAME("screen_width"), [F_PROPS] = OA_EVP_NAME("props"),
+        [F_REVENUE] = OA_EVP_NAME("revenue"),
 };
 
 /* revenue: {"amount": number, "currency": "EUR"}, both required. */
@@ -143,7 +145,7 @@ static int members(oa_evp *p) {
                         continue;
                 }
                 if (seen & 1u << f) {
-                        oa_evp_fail(p, fields[f], "duplicate field");
+                        oa_evp_fail(p, fields[f].name, "duplicate field");
                         return -EINVAL;
                 }
                 seen |= 1u << f;

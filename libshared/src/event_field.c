@@ -4,6 +4,7 @@
 #include "event_internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -145,6 +146,55 @@ bool oa_evp_url(oa_evp *p, oa_ej_tok t, const char *field, char **ret) {
         return oa_evp_string_dup(p, t, field, OA_EVENT_MAX_URL, OA_EVP_IDENT, ret);
 }
 
+/* The double of a JSON number (the tokenizer checked its syntax) when Clinger's fast path
+ * gives it exactly as strtod would: at most 15 digits, so the digits are an exact double
+ * below 2^53, scaled by an exact power of ten (at most 10^22) in one correctly rounded
+ * operation. False when strtod must do it. */
+static bool fast_number(const char *s, size_t n, double *ret) {
+        static const double pow10[] = {
+                1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        };
+        size_t i = 0, ndigits = 0;
+        uint64_t m = 0;
+        long e = 0, ex = 0;
+        bool neg = false, eneg = false;
+        double v;
+
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+        return false;           /* wider intermediates would round twice */
+#endif
+        if (s[i] == '-')
+                neg = true, i++;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, ndigits++)
+                m = m * 10 + (uint64_t) (s[i] - '0');
+        if (i < n && s[i] == '.')
+                for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, ndigits++, e--)
+                        m = m * 10 + (uint64_t) (s[i] - '0');
+        if (ndigits > 15)
+                return false;
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+                i++;
+                if (s[i] == '+' || s[i] == '-')
+                        eneg = s[i++] == '-';
+                for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+                        ex = ex * 10 + (s[i] - '0');
+                        if (ex > 1000)
+                                return false;
+                }
+        }
+        e += eneg ? -ex : ex;
+        if (m == 0) {
+                *ret = 0;
+                return true;
+        }
+        if (e < -22 || e > 22)
+                return false;
+        v = e < 0 ? (double) m / pow10[-e] : (double) m * pow10[e];
+        *ret = neg ? -v : v;
+        return true;
+}
+
 bool oa_evp_number(oa_evp *p, oa_ej_tok t, const char *field, double *ret) {
         char buf[64];
         double v;
@@ -155,6 +205,10 @@ bool oa_evp_number(oa_evp *p, oa_ej_tok t, const char *field, double *ret) {
         if (p->j->slen >= sizeof(buf)) {
                 oa_evp_fail(p, field, "must be a finite number of at most %zu characters", sizeof(buf) - 1);
                 return false;
+        }
+        if (fast_number(p->j->str, p->j->slen, &v)) {
+                *ret = v == 0 ? 0.0 : v;
+                return true;
         }
         memcpy(buf, p->j->str, p->j->slen);
         buf[p->j->slen] = '\0';
@@ -209,11 +263,11 @@ bool oa_evp_currency(oa_evp *p, oa_ej_tok t, const char *field, char **ret) {
         return oa_evp_string_dup(p, t, field, 3, OA_EVP_IDENT, ret);
 }
 
-int oa_evp_field(const char *const *names, int count, const char *key, size_t n) {
+int oa_evp_field(const oa_evp_name *names, int count, const char *key, size_t n) {
         if (n == 0)
                 return -1;
         for (int i = 0; i < count; i++)
-                if (names[i][0] == key[0] && strlen(names[i]) == n && memcmp(names[i], key, n) == 0)
+                if (names[i].len == n && names[i].name[0] == key[0] && memcmp(names[i].name, key, n) == 0)
                         return i;
         return -1;
 }

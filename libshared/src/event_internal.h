@@ -67,7 +67,15 @@ bool oa_evp_currency(oa_evp *p, oa_ej_tok t, const char *field, char **ret);
 bool oa_evp_props(oa_evp *p, oa_ej_tok t, const char *field, size_t max_keys, size_t max_value,
                   bool strings_only);
 
+/* A member name and its length, for oa_evp_field. */
+typedef struct oa_evp_name {
+        const char *name;
+        size_t len;
+} oa_evp_name;
+
+#define OA_EVP_NAME(s) { s, sizeof(s) - 1 }
+
 /* Find key (n bytes) in names[0..count): its index, or -1. */
-int oa_evp_field(const char *const *names, int count, const char *key, size_t n);
+int oa_evp_field(const oa_evp_name *names, int count, const char *key, size_t n);
 
 #endif

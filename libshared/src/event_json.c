@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "bytescan.h"
+
 enum {
         ST_VALUE,       /* a value must come (top level, after ':', after ',' in an array) */
         ST_ARR_FIRST,   /* after '[': a value or ']' */
@@ -41,13 +43,16 @@ static oa_ej_tok fail(oa_ej *j, const char *why) {
 }
 
 static void skip_ws(oa_ej *j) {
-        while (j->pos < j->len) {
-                unsigned char c = j->body[j->pos];
+        size_t pos = j->pos;
 
-                if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+        while (pos < j->len) {
+                unsigned char c = j->body[pos];
+
+                if (c > ' ' || (c != ' ' && c != '\n' && c != '\r' && c != '\t'))
                         break;
-                j->pos++;
+                pos++;
         }
+        j->pos = pos;
 }
 
 static bool top_is_object(const oa_ej *j) {
@@ -80,20 +85,6 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
         }
         return 0;
 }
-
-/* Bytes a string may hold that need no further look: printable ASCII but '"', '\\' and
- * DEL. */
-static const unsigned char plain[256] = {
-#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-        R16(0), R16(0),                                 /* 0x00-0x1f */
-        1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
-        R16(1), R16(1),                                 /* 0x30-0x4f */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
-        R16(1),                                         /* 0x60-0x6f */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70-0x7f: DEL */
-        R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
-#undef R16
-};
 
 /* The flag a decoded control character sets: tab, line feed and carriage return are
  * allowed in free text, the rest of C0, DEL and C1 nowhere. */
@@ -211,18 +202,22 @@ static bool escape(oa_ej *j, size_t *i, size_t *dlen) {
         return true;
 }
 
-static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
+/* The first byte at or after i that is not plain: below 0x20, '"', '\\', DEL, non-ASCII. */
+static size_t scan(const unsigned char *b, size_t i, size_t n) {
+        return oa_bytescan(b, i, n, 0x20, '"', '\\', true);
+}
+
+/* The rest of a string from b[i], the first byte that is not plain (lex_string). */
+__attribute__((noinline))
+static oa_ej_tok lex_string_slow(oa_ej *j, oa_ej_tok tok, size_t i) {
         const unsigned char *b = j->body;
-        size_t n = j->len, i = j->pos + 1, start = i, seg = i, dlen = 0;
+        size_t n = j->len, start = j->pos + 1, seg = start, dlen = 0;
         bool escaped = false;
 
-        j->flags = 0;
         for (;;) {
                 unsigned char c;
                 size_t k;
 
-                while (i < n && plain[b[i]])
-                        i++;
                 if (i >= n) {
                         j->pos = i;
                         return fail(j, "unterminated string");
@@ -236,7 +231,7 @@ static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
                 }
                 if (c == 0x7f) {
                         j->flags |= OA_EJ_HAS_CTRL;
-                        i++;
+                        i = scan(b, i + 1, n);
                         continue;
                 }
                 if (c >= 0x80) {
@@ -247,7 +242,7 @@ static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
                         } else if (c == 0xc2 && b[i + 1] <= 0x9f) {
                                 j->flags |= OA_EJ_HAS_CTRL;     /* C1 */
                         }
-                        i += k;
+                        i = scan(b, i + k, n);
                         continue;
                 }
                 /* a backslash: from here on the string is decoded into scratch */
@@ -261,6 +256,7 @@ static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
                         return fail(j, "invalid escape in a string");
                 }
                 seg = i;
+                i = scan(b, i, n);
         }
         if (escaped) {
                 put(j, &dlen, b + seg, i - seg);
@@ -270,6 +266,20 @@ static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
                 j->str = (const char *) b + start;
                 j->slen = i - start;
         }
+        j->pos = i + 1;
+        return tok;
+}
+
+/* A string or member name at j->pos == '"'. The usual string, plain bytes up to its
+ * closing quote, takes only the scan; the rest is lex_string_slow's. */
+static oa_ej_tok lex_string(oa_ej *j, oa_ej_tok tok) {
+        size_t start = j->pos + 1, i = scan(j->body, start, j->len);
+
+        j->flags = 0;
+        if (i >= j->len || j->body[i] != '"')
+                return lex_string_slow(j, tok, i);
+        j->str = (const char *) j->body + start;
+        j->slen = i - start;
         j->pos = i + 1;
         return tok;
 }

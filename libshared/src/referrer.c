@@ -151,11 +151,12 @@ const char *oa_referrer_source(const char *ref_host, const char *page_host,
                 }
                 medium[i] = '\0';
         }
-        if (paid_click || word_in(medium, paid_media))
+        /* no list holds "", so an event without a medium skips them */
+        if (paid_click || (medium[0] && word_in(medium, paid_media)))
                 return "paid";
-        if (word_in(medium, email_media))
+        if (medium[0] && word_in(medium, email_media))
                 return "email";
-        if (word_in(medium, social_media))
+        if (medium[0] && word_in(medium, social_media))
                 return "social";
         if (!ref_host || !*ref_host)
                 return "direct";

@@ -6,14 +6,14 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "bytescan.h"
+
 /* Byte classes, one table look-up per byte. */
 enum {
         C_BAD = 1,      /* control, space, DEL: never in a URL we take */
         C_SCHEME = 2,   /* letter, digit, '+', '-', '.' */
         C_HOST = 4,     /* a host name byte: unreserved, sub-delims, '%', non-ASCII */
-        C_AUTHEND = 8,  /* '/', '?', '#': the authority ends */
-        C_PATHEND = 16, /* '?', '#' */
-        C_HEX6 = 32,    /* IPv6 literal: hex digit, ':', '.' */
+        C_HEX6 = 8,     /* IPv6 literal: hex digit, ':', '.' */
 };
 
 static unsigned char cls[256];
@@ -33,19 +33,22 @@ static void cls_init(void) {
                         k |= C_SCHEME;
                 if (alpha || digit || c >= 0x80 || (c && strchr("-._~%!$&'()*+,;=", c)))
                         k |= C_HOST;
-                if (c == '/' || c == '?' || c == '#')
-                        k |= C_AUTHEND;
-                if (c == '?' || c == '#')
-                        k |= C_PATHEND;
                 if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.')
                         k |= C_HEX6;
                 cls[c] = k;
         }
 }
 
+/* Offset of the first byte at or after i that is C_BAD (control, space, DEL), x or y, or
+ * n: the path and query are most of a page URL. */
+static size_t scan_to(const unsigned char *u, size_t i, size_t n, unsigned char x, unsigned char y) {
+        return oa_bytescan(u, i, n, 0x21, x, y, false);
+}
+
 int oa_url_split(const char *s, size_t n, oa_url *ret) {
         const unsigned char *u = (const unsigned char *) s;
         size_t i = 0, auth, auth_end, host, host_end;
+        const unsigned char *hash, *at;
         oa_url out = { 0 };
 
         pthread_once(&cls_once, cls_init);
@@ -58,12 +61,16 @@ int oa_url_split(const char *s, size_t n, oa_url *ret) {
         out.scheme = s;
         out.scheme_len = i;
         auth = host = i + 3;
-        for (auth_end = auth; auth_end < n && !(cls[u[auth_end]] & C_AUTHEND); auth_end++) {
-                if (cls[u[auth_end]] & C_BAD)
-                        return -EINVAL;
-                if (u[auth_end] == '@')
-                        host = auth_end + 1;    /* userinfo is dropped */
-        }
+        /* the authority ends at '/', '?' or '#' and holds no C_BAD byte */
+        auth_end = scan_to(u, auth, n, '/', '?');
+        hash = memchr(u + auth, '#', auth_end - auth);
+        if (hash)
+                auth_end = (size_t) (hash - u);
+        else if (auth_end < n && (cls[u[auth_end]] & C_BAD))
+                return -EINVAL;
+        /* the host follows the last '@': userinfo is dropped */
+        for (at = u + auth; (at = memchr(at, '@', (size_t) (u + auth_end - at))) != NULL; at++)
+                host = (size_t) (at - u) + 1;
         if (host < auth_end && u[host] == '[') {
                 host_end = host + 1;
                 while (host_end < auth_end && (cls[u[host_end]] & C_HEX6))
@@ -88,20 +95,19 @@ int oa_url_split(const char *s, size_t n, oa_url *ret) {
         out.host = s + host;
         out.host_len = host_end - host;
         out.path = s + auth_end;
-        for (i = auth_end; i < n && !(cls[u[i]] & C_PATHEND); i++)
-                if (cls[u[i]] & C_BAD)
-                        return -EINVAL;
+        i = scan_to(u, auth_end, n, '?', '#');
+        if (i < n && (cls[u[i]] & C_BAD))
+                return -EINVAL;
         out.path_len = i - auth_end;
         if (i < n && u[i] == '?') {
                 out.query = s + i + 1;
-                for (i++; i < n && u[i] != '#'; i++)
-                        if (cls[u[i]] & C_BAD)
-                                return -EINVAL;
+                i = scan_to(u, i + 1, n, '#', '#');
+                if (i < n && (cls[u[i]] & C_BAD))
+                        return -EINVAL;
                 out.query_len = (size_t) (s + i - out.query);
         }
-        for (; i < n; i++)              /* the fragment */
-                if (cls[u[i]] & C_BAD)
-                        return -EINVAL;
+        if (i < n && scan_to(u, i, n, 0, 0) < n)        /* the fragment */
+                return -EINVAL;
         *ret = out;
         return 0;
 }
@@ -224,27 +230,36 @@ static char *utm_value(const char *v, size_t n, oa_arena *a) {
 }
 
 /* Query parameters that identify an ad click, and whether they mean a paid visit. */
+#define ID(n, paid) { n, sizeof(n) - 1, paid }
+
 static const struct {
         const char *name;
+        size_t len;
         bool paid;
 } click_ids[] = {
-        { "gclid", true },      /* Google Ads */
-        { "gbraid", true },     /* Google Ads (iOS, app to web) */
-        { "wbraid", true },     /* Google Ads (iOS, web to app) */
-        { "dclid", true },      /* Google Display & Video 360 */
-        { "msclkid", true },    /* Microsoft Advertising */
-        { "ttclid", true },     /* TikTok Ads */
-        { "twclid", true },     /* X (Twitter) Ads */
-        { "li_fat_id", true },  /* LinkedIn Ads */
-        { "yclid", true },      /* Yandex Direct */
-        { "rdt_cid", true },    /* Reddit Ads */
-        { "ScCid", true },      /* Snapchat Ads */
-        { "epik", true },       /* Pinterest Ads */
-        { "fbclid", false },    /* Facebook: on every outbound link, organic too */
+        ID("gclid", true),      /* Google Ads */
+        ID("gbraid", true),     /* Google Ads (iOS, app to web) */
+        ID("wbraid", true),     /* Google Ads (iOS, web to app) */
+        ID("dclid", true),      /* Google Display & Video 360 */
+        ID("msclkid", true),    /* Microsoft Advertising */
+        ID("ttclid", true),     /* TikTok Ads */
+        ID("twclid", true),     /* X (Twitter) Ads */
+        ID("li_fat_id", true),  /* LinkedIn Ads */
+        ID("yclid", true),      /* Yandex Direct */
+        ID("rdt_cid", true),    /* Reddit Ads */
+        ID("ScCid", true),      /* Snapchat Ads */
+        ID("epik", true),       /* Pinterest Ads */
+        ID("fbclid", false),    /* Facebook: on every outbound link, organic too */
 };
 
-static const char *const utm_names[] = {
-        "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+#undef ID
+
+/* Without their "utm_" */
+static const struct {
+        const char *name;
+        size_t len;
+} utm_names[] = {
+        { "source", 6 }, { "medium", 6 }, { "campaign", 8 }, { "content", 7 }, { "term", 4 },
 };
 
 int oa_url_info_get(const char *s, size_t n, oa_arena *a, oa_url_info *ret) {
@@ -277,7 +292,7 @@ int oa_url_info_get(const char *s, size_t n, oa_arena *a, oa_url_info *ret) {
                 klen = eq ? (size_t) (eq - p) : len;
                 if (klen > 4 && memcmp(p, "utm_", 4) == 0) {
                         for (size_t k = 0; k < 5; k++) {
-                                if (strlen(utm_names[k]) != klen || memcmp(p, utm_names[k], klen) != 0 ||
+                                if (utm_names[k].len != klen - 4 || memcmp(p + 4, utm_names[k].name, klen - 4) != 0 ||
                                     **utm[k] || !eq)
                                         continue;
                                 *utm[k] = utm_value(eq + 1, len - klen - 1, a);
@@ -289,7 +304,7 @@ int oa_url_info_get(const char *s, size_t n, oa_arena *a, oa_url_info *ret) {
                 if (ret->paid_click || !eq || len == klen + 1)
                         continue;               /* an empty click id is no click */
                 for (size_t k = 0; k < sizeof(click_ids) / sizeof(click_ids[0]); k++) {
-                        if (strlen(click_ids[k].name) == klen && memcmp(p, click_ids[k].name, klen) == 0 &&
+                        if (click_ids[k].len == klen && memcmp(p, click_ids[k].name, klen) == 0 &&
                             (!ret->click_id || click_ids[k].paid)) {
                                 ret->click_id = click_ids[k].name;
                                 ret->paid_click = click_ids[k].paid;

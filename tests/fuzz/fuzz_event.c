@@ -4,8 +4,8 @@
  * small inputs), and every accepted event through enrichment, the Kafka key and a
  * protobuf round trip. Besides the sanitizers it checks what the rest of the pipeline
  * relies on: each string of an event is valid UTF-8 without NUL, an error message is
- * "<field>: <reason>", and the bytes unpack to the same event. Built with -Dfuzz=true by
- * tests/fuzz/run.sh. */
+ * "<field>: <reason>", the bytes are protobuf-c's own (oa__event__pack) and unpack to
+ * the same event. Built with -Dfuzz=true by tests/fuzz/run.sh. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -86,7 +86,7 @@ static void pipeline(Oa__Event *ev, const char *ip, const char *ua, size_t ua_le
                                   .now_ms = NOW, .salt = salt, .ip = ip, .user_agent = ua,
                                   .user_agent_len = ua_len };
         char key[128];
-        uint8_t *buf;
+        uint8_t *buf, *ref;
         size_t len;
         Oa__Event *back;
 
@@ -94,6 +94,8 @@ static void pipeline(Oa__Event *ev, const char *ip, const char *ua, size_t ua_le
         check_strings(ev);
         check(oa_event_kafka_key(ev, key, sizeof(key)) > 0, "kafka key");
         check(oa_event_pack(ev, &arena, &buf, &len) == 0, "pack");
+        ref = oa_arena_alloc(&arena, oa__event__get_packed_size(ev));
+        check(ref && oa__event__pack(ev, ref) == len && memcmp(ref, buf, len) == 0, "bytes differ from protobuf-c");
         back = oa_event_unpack(buf, len, &arena);
         check(back != NULL, "unpack");
         check(strcmp(back->event_id, ev->event_id) == 0 && strcmp(back->url, ev->url) == 0 &&

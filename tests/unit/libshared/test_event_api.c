@@ -329,3 +329,65 @@ Test(oa_event_api, hostile_deep_nesting_in_a_batch_is_a_request_error) {
         cr_assert(strstr(err, "nested deeper than 16 levels"), "%s", err);
         oa_arena_done(&a);
 }
+
+/* Numbers take a fast path when they can (at most 15 digits, a power of ten up to 22):
+ * every value must be the one strtod gives, bit for bit, fast path or not. */
+static void number_as_strtod(const char *text, oa_arena *a) {
+        char body[160], err[OA_EVENT_ERR_MAX] = "";
+        double want = strtod(text, NULL);
+        oa_event_batch b;
+        Oa__Event *ev;
+
+        if (want == 0)
+                want = 0.0;     /* -0 is sent as 0 */
+        snprintf(body, sizeof(body), "{\"event_type\":\"x\",\"properties\":{\"n\":%s}}", text);
+        oa_arena_reset(a);
+        cr_assert_eq(parse(body, strlen(body), a, &b, err, sizeof(err)), 0, "%s: %s", text, err);
+        ev = b.items[0].ev;
+        cr_assert_not_null(ev, "%s: %s", text, b.items[0].error);
+        cr_assert_eq(memcmp(&ev->properties[0]->number_value, &want, sizeof(want)), 0, "%s: %.17g, strtod %.17g",
+                     text, ev->properties[0]->number_value, want);
+}
+
+Test(oa_event_api, number_values_are_strtods_bit_for_bit) {
+        static const char *const rows[] = {
+                "0", "-0", "0.0", "-0.0e5", "1", "-1", "49.99", "0.1", "0.3", "1e22", "1e23", "1e-22", "1e-23",
+                "123456789012345", "1234567890123456", "0.000000000000001", "9007199254740992", "1.7976931348623157e308",
+                "4.9e-324", "2.2250738585072014e-308", "123456789012345e7", "123456789012345e-7", "1E+2", "5e-0",
+                "0.12345678901234567890123456789", "100000000000000000000000.0", "3.14159265358979", "-2.5e-3",
+        };
+        char text[64];
+        uint64_t x = 88172645463325252ULL;
+        oa_arena a;
+
+        oa_arena_init(&a, 0);
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+                number_as_strtod(rows[i], &a);
+        for (int i = 0; i < 20000; i++) {
+                int len = 0, int_digits, frac_digits;
+                bool with_exp;
+
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;        /* xorshift64 */
+                int_digits = 1 + (int) (x % 17);
+                frac_digits = (int) ((x >> 8) % 10);
+                with_exp = (x >> 16) & 1;
+                if (!frac_digits && !with_exp && int_digits > 15)
+                        frac_digits = 1;        /* an integer past 2^53 is refused */
+                if ((x >> 20) & 1)
+                        text[len++] = '-';
+                if (int_digits == 1 && ((x >> 21) & 1))
+                        text[len++] = '0';
+                else
+                        text[len++] = (char) ('1' + (x >> 24) % 9);
+                for (int d = 1; d < int_digits + frac_digits; d++) {
+                        if (d == int_digits)
+                                text[len++] = '.';
+                        text[len++] = (char) ('0' + (x >> (d * 3 % 60)) % 10);
+                }
+                if (with_exp)
+                        len += snprintf(text + len, sizeof(text) - (size_t) len, "e%d", (int) ((x >> 32) % 61) - 30);
+                text[len] = '\0';
+                number_as_strtod(text, &a);
+        }
+        oa_arena_done(&a);
+}

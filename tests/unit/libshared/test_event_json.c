@@ -192,3 +192,55 @@ Test(oa_ej, ten_megabyte_string_is_one_scan) {
         cr_assert_eq(oa_ej_next(&j), OA_EJ_END);
         free(body);
 }
+
+/* Strings are scanned 8 bytes at a time: each byte that ends the plain run is seen at
+ * every offset, in a whole word and in the tail, with the same flags and lengths. */
+Test(oa_ej, string_bytes_are_found_at_every_offset) {
+        static const struct {
+                const char *bytes;
+                const char *flags;      /* as trace() shows them */
+                size_t decoded;         /* bytes the insert decodes to */
+        } inserts[] = {
+                { "\x7f", "!c", 1 }, { "\xc3\xa9", "", 2 }, { "\xc2\x85", "!c", 2 }, { "\xff", "!u", 1 },
+                { "\\n", "!w", 1 }, { "\\u0000", "!0!c", 1 }, { "\\\"", "", 1 },
+        };
+        char body[64], want[64], got[256];
+        oa_ej *j = malloc(sizeof(*j));
+
+        cr_assert_not_null(j);
+        for (size_t len = 0; len < 20; len++) {
+                for (size_t at = 0; at <= len; at++) {
+                        for (size_t k = 0; k < sizeof(inserts) / sizeof(inserts[0]); k++) {
+                                size_t ilen = strlen(inserts[k].bytes), n = 0;
+
+                                body[n++] = '"';
+                                memset(body + n, 'a', at);
+                                n += at;
+                                memcpy(body + n, inserts[k].bytes, ilen);
+                                n += ilen;
+                                memset(body + n, 'b', len - at);
+                                n += len - at;
+                                body[n++] = '"';
+                                oa_ej_init(j, body, n);
+                                cr_assert_eq(oa_ej_next(j), OA_EJ_STR, "%zu/%zu/%zu", len, at, k);
+                                cr_assert_eq(j->slen, len + inserts[k].decoded, "%zu/%zu/%zu", len, at, k);
+                                snprintf(got, sizeof(got), "%s%s%s%s", j->flags & OA_EJ_BAD_UTF8 ? "!u" : "",
+                                         j->flags & OA_EJ_HAS_NUL ? "!0" : "", j->flags & OA_EJ_HAS_CTRL ? "!c" : "",
+                                         j->flags & OA_EJ_HAS_WS ? "!w" : "");
+                                cr_assert_str_eq(got, inserts[k].flags, "%zu/%zu/%zu", len, at, k);
+                                cr_assert_eq(oa_ej_next(j), OA_EJ_END);
+                        }
+                        /* a raw control character stops the parse; an unterminated string too */
+                        snprintf(want, sizeof(want), "\"%.*s\x01%.*s\"", (int) at, "aaaaaaaaaaaaaaaaaaaa",
+                                 (int) (len - at), "bbbbbbbbbbbbbbbbbbbb");
+                        oa_ej_init(j, want, strlen(want));
+                        cr_assert_eq(oa_ej_next(j), OA_EJ_ERROR);
+                        cr_assert_str_eq(j->err, "control character in a string");
+                        cr_assert_eq(j->err_off, at + 1);
+                        oa_ej_init(j, want, at + 1);
+                        cr_assert_eq(oa_ej_next(j), OA_EJ_ERROR);
+                        cr_assert_str_eq(j->err, "unterminated string");
+                }
+        }
+        free(j);
+}

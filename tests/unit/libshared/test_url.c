@@ -226,3 +226,66 @@ Test(oa_url, source_handles_null_inputs) {
         cr_assert_str_eq(oa_referrer_source(NULL, NULL, NULL, false), "direct");
         cr_assert_str_eq(oa_referrer_source("bing.com", NULL, NULL, false), "search");
 }
+
+/* Path, query and fragment are scanned 8 bytes at a time: a space, control or DEL is
+ * refused and '?' or '#' ends its part at every offset, in a block or in the tail. */
+Test(oa_url, split_finds_each_byte_at_every_offset) {
+        static const char base[] = "https://a.example/abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH";
+        static const unsigned char bad[] = { 0x00, 0x01, 0x1f, ' ', 0x7f };
+        const size_t path = 17, n = sizeof(base) - 1;
+        char s[sizeof(base)];
+        oa_url u;
+
+        for (size_t p = path + 1; p < n; p++) {
+                for (size_t b = 0; b < sizeof(bad); b++) {
+                        memcpy(s, base, n);
+                        s[p] = (char) bad[b];
+                        cr_assert_eq(oa_url_split(s, n, &u), -EINVAL, "byte 0x%02x at %zu", bad[b], p);
+                }
+                memcpy(s, base, n);
+                s[p] = '?';
+                cr_assert_eq(oa_url_split(s, n, &u), 0);
+                cr_assert_eq(u.path_len, p - path, "'?' at %zu", p);
+                cr_assert_eq(u.query_len, n - p - 1);
+                s[n - 1] = p < n - 1 ? ' ' : '?';       /* in the query now */
+                cr_assert_eq(oa_url_split(s, n, &u), p < n - 1 ? -EINVAL : 0, "space after '?' at %zu", p);
+                memcpy(s, base, n);
+                s[p] = '#';
+                cr_assert_eq(oa_url_split(s, n, &u), 0);
+                cr_assert_eq(u.path_len, p - path, "'#' at %zu", p);
+                cr_assert_null(u.query);
+                s[n - 1] = p < n - 1 ? 0x7f : '#';      /* in the fragment now */
+                cr_assert_eq(oa_url_split(s, n, &u), p < n - 1 ? -EINVAL : 0, "DEL after '#' at %zu", p);
+                memcpy(s, base, n);
+                s[p] = (char) 0xc3;     /* non-ASCII bytes are no control characters */
+                cr_assert_eq(oa_url_split(s, n, &u), 0);
+        }
+}
+
+/* The authority ends at the first '/', '?' or '#', holds no space, control or DEL, and
+ * its host follows the last '@'. */
+Test(oa_url, split_authority_bytes_at_every_offset) {
+        static const char base[] = "https://user:pw@h1.example@host.example:8080/p";
+        const size_t auth = 8, end = sizeof(base) - 3, n = sizeof(base) - 1;
+        char s[sizeof(base)];
+        oa_url u;
+
+        cr_assert_eq(oa_url_split(base, n, &u), 0);
+        cr_assert_eq(u.host_len, strlen("host.example"));
+        cr_assert_eq(strncmp(u.host, "host.example", u.host_len), 0);
+        for (size_t p = auth; p < end; p++) {
+                memcpy(s, base, n);
+                s[p] = ' ';
+                cr_assert_eq(oa_url_split(s, n, &u), -EINVAL, "space at %zu", p);
+                s[p] = 0x7f;
+                cr_assert_eq(oa_url_split(s, n, &u), -EINVAL, "DEL at %zu", p);
+                /* a '#' ends the authority, so a space after it is in the fragment: refused too */
+                s[p] = '#';
+                s[n - 1] = ' ';
+                cr_assert_eq(oa_url_split(s, n, &u), -EINVAL, "'#' at %zu", p);
+        }
+        cr_assert_eq(oa_url_split("https://a@b#c d@e/", 18, &u), -EINVAL);
+        cr_assert_eq(oa_url_split("https://a@b#cd@e/", 17, &u), 0);
+        cr_assert_eq(u.host_len, 1);
+        cr_assert_eq(u.host[0], 'b');
+}

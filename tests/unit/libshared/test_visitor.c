@@ -112,3 +112,31 @@ Test(oa_visitor, empty_salt_is_einval_and_free_null_is_fine) {
         cr_assert_null(k);
         cr_assert_null(oa_visitor_key_free(NULL));
 }
+
+/* Messages past the one-update buffer (512 bytes) are fed part by part: the same ids. */
+Test(oa_visitor, long_user_agents_and_user_ids_hash_as_short_ones_do) {
+        char ua[1500], uid[700], got[OA_VISITOR_ID_LEN + 1], want[65], msg[800];
+        unsigned char md[32];
+        oa_visitor_key *k = NULL;
+        size_t lens[] = { 0, 1, 470, 471, 472, 480, 1024, sizeof(ua) - 1 };
+
+        memset(ua, 'u', sizeof(ua));
+        cr_assert_eq(oa_visitor_key_new("0123456789abcdef", 16, &k), 0);
+        for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+                ua[lens[i]] = '\0';
+                cr_assert_eq(oa_visitor_browser(k, "site_0123456789abcdefABCD", "2001:db8::1", ua, lens[i], got), 0);
+                reference("0123456789abcdef", 16, "site_0123456789abcdefABCD", "2001:db8::1", ua, want);
+                cr_assert_str_eq(got, want, "user agent of %zu bytes", lens[i]);
+                ua[lens[i]] = 'u';
+        }
+        memset(uid, 'x', sizeof(uid));
+        for (size_t n = 470; n < sizeof(uid); n += 37) {
+                memcpy(msg, "oa.user.v1\0prj_0123456789abcdef\0", 32);
+                memcpy(msg + 32, uid, n);
+                SHA256((const unsigned char *) msg, 32 + n, md);
+                hexn(md, 16, want);
+                cr_assert_eq(oa_visitor_user("prj_0123456789abcdef", uid, n, got), 0);
+                cr_assert_str_eq(got, want, "user_id of %zu bytes", n);
+        }
+        oa_visitor_key_free(k);
+}
