@@ -42,6 +42,7 @@ def main():
     batch = int(env("BENCH_BATCH"))
     edge_pid, bare_pid = int(env("BENCH_EDGE_PID")), int(env("BENCH_BARE_PID"))
     lua = os.path.join(HERE, "requests.lua")
+    replica_pids = [int(x) for x in os.environ.get("BENCH_REPLICA_PIDS", "").split()]
     cases = [
         {"name": "ceiling: bare 204 (oa-edge-bench-bare)", "url": env("BENCH_BARE_URL") + "/collect",
          "pid": bare_pid, "kind": "collect", "batch": 0, "conns": conns},
@@ -50,8 +51,13 @@ def main():
         {"name": "POST /v1/projects/{id}/events, 1 event", "pid": edge_pid, "kind": "v1",
          "batch": 1, "conns": conns},
         {"name": f"POST /v1/projects/{{id}}/events, batches of {batch}", "pid": edge_pid,
-         "kind": "v1", "batch": batch, "conns": max(4, conns // 4)},
+         "kind": "v1", "batch": batch, "conns": int(os.environ.get("BENCH_BATCH_CONNECTIONS") or conns)},
     ]
+    if replica_pids:    # oa-edge scaled on this host: one process per core on one port
+        cases.append({"name": f"POST /v1/projects/{{id}}/events, batches of {batch}, {len(replica_pids)} oa-edge "
+                              "(SO_REUSEPORT)", "pids": replica_pids, "kind": "v1", "batch": batch,
+                      "url": f"{env('BENCH_REPLICAS_URL')}/v1/projects/{env('BENCH_PROJECT_ID')}/events",
+                      "conns": int(os.environ.get("BENCH_BATCH_CONNECTIONS") or conns)})
     v1_url = f"{env('BENCH_EDGE_URL')}/v1/projects/{env('BENCH_PROJECT_ID')}/events"
     for c in cases:
         c.setdefault("url", v1_url)
@@ -62,9 +68,10 @@ def main():
         os.environ["BENCH_KIND"] = c["kind"]
         os.environ["BENCH_BATCH"] = str(max(1, c["batch"]))
         os.environ["BENCH_DELAY_MS"] = str(delay_ms)
-        c0 = proc_cpu_s(c["pid"])
+        pids = c.get("pids") or [c["pid"]]
+        c0 = sum(proc_cpu_s(p) for p in pids)
         rps, p99, n = wrk(c["url"], None, d, threads, n_conns or c["conns"], lua)
-        return rps, p99, (proc_cpu_s(c["pid"]) - c0) / n * 1e6
+        return rps, p99, (sum(proc_cpu_s(p) for p in pids) - c0) / n * 1e6
 
     print(f"[bench/edge] warm-up ({warmup} each)", file=sys.stderr)
     for c in cases:
@@ -83,9 +90,11 @@ def main():
     med = statistics.median
     for c in cases:
         c["m_rps"], c["m_p99"], c["m_cpu"] = med(c["rps"]), med(c["p99"]), med(c["cpu_us"])
-    bare, coll, single, batched = cases
+    bare, coll, single, batched = cases[:4]
+    replicas = cases[4] if len(cases) > 4 else None
     ratio = med(coll["ratio"])
     events_s = batched["m_rps"] * batch
+    events_r = replicas["m_rps"] * batch if replicas else 0.0
 
     # Half the maximum: each connection waits delay ms after each answer, so about
     # connections = half rate * (delay + latency) / 1000. wrk's timers and the latency make
@@ -102,6 +111,8 @@ def main():
     t_ratio = "met" if ratio >= 0.60 else "NOT met"
     t_p99 = "met" if h_p99 <= 10 else "NOT met"
     t_batch = "met" if events_s >= 200000 else "NOT met"
+    t_batch_r = "met" if events_r >= 200000 else "NOT met"
+    hwm_r = [rss_mb(p, "VmHWM") for p in replica_pids]
     t_rss = "met" if hwm <= 100 else "NOT met"
     print(f"\n  {'case':52} {'req/s':>9} {'p99 ms':>8} {'CPU us/req':>11}")
     for c in cases:
@@ -110,6 +121,9 @@ def main():
           f"({t_batch}: >= 200000); /collect at {h_rps:.0f} req/s ({100 * h_rps / coll['m_rps']:.0f}% of max, {half_conns} conns "
           f"x {delay_ms} ms delay): p99 {h_p99:.2f} ms ({t_p99}: <= 10 ms); oa-edge peak RSS "
           f"{hwm:.0f} MB ({t_rss}: <= 100 MB)")
+    if replicas:
+        print(f"  {len(replica_pids)} oa-edge on one port: {events_r:.0f} events/s ({t_batch_r}: >= 200000), "
+              f"peak RSS " + " + ".join(f"{h:.0f}" for h in hwm_r) + " MB")
     print(f"  load average before/after: {load_before} / {load_after}")
     if os.environ.get("BENCH_NO_DOCS"):
         return
@@ -121,7 +135,7 @@ def main():
         row(coll, f"{coll['m_rps']:.0f} req/s (**{ratio:.2f}** of the ceiling)"),
         row(single, f"{single['m_rps']:.0f} req/s = events/s"),
         row(batched, f"{batched['m_rps']:.0f} req/s = **{events_s:.0f} events/s**"),
-    ])
+    ] + ([row(replicas, f"{replicas['m_rps']:.0f} req/s = **{events_r:.0f} events/s**")] if replicas else []))
     every = "; ".join(f"{c['name']}: " + " ".join(f"{r:.0f}" for r in c["rps"]) for c in cases)
     intro = textwrap.fill(
         "oa-edge, release build (-O3, no sanitizers), producing to a real Kafka broker (KRaft, one "
@@ -150,7 +164,12 @@ def main():
         f"{t_rss}. Throughput on this shared machine moves with the neighbours' load; the CPU "
         f"per request does less: /collect costs {coll['m_cpu']:.1f} µs of oa-edge CPU against "
         f"{bare['m_cpu']:.1f} µs for the bare 204 ({bare['m_cpu'] / coll['m_cpu']:.2f}), batches "
-        f"{batched['m_cpu'] / batch:.1f} µs per event.", width=90)
+        f"{batched['m_cpu'] / batch:.1f} µs per event." + (
+            f" Scaled out on this host ({len(replica_pids)} oa-edge processes sharing the port with "
+            f"SO_REUSEPORT, OA_EDGE_REUSEPORT=1, one per core, as a platform team would run them): "
+            f"batches {events_r:,.0f} events/s, {t_batch_r}; peak RSS "
+            + " + ".join(f"{h:.0f}" for h in hwm_r) + " MB; CPU per event (all processes) "
+            f"{replicas['m_cpu'] / batch:.1f} µs." if replicas else ""), width=90)
     section = f"""<!-- bench/edge: start (written by bench/edge/run.sh; edits here are overwritten) -->
 ## oa-edge: ingest throughput
 

@@ -18,6 +18,13 @@
 #   BENCH_THREADS=1 BENCH_CONNECTIONS=32 BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_BATCH=100 bench/edge/run.sh
 #   BENCH_BUILD_DIR=build-release      where the release build lives (set up when missing)
 #   BENCH_NO_DOCS=1                    do not touch docs/benchmarks.md
+#   BENCH_REPLICAS=n                   oa-edge processes sharing a port (SO_REUSEPORT) for a
+#                                      second batch case: the daemon scaled out on this host
+#                                      (default 0: no such case; 2 on this 2-core machine made
+#                                      batches slower, 137k vs 175k events/s: CPU-bound)
+#   BENCH_BATCH_CONNECTIONS=n          connections of the batch case (default BENCH_CONNECTIONS:
+#                                      each request waits for Kafka's acknowledgement, so
+#                                      fewer connections measure latency, not throughput)
 #
 # Needs wrk, python3, curl. Processes it starts are stopped by pid at exit.
 
@@ -83,6 +90,17 @@ PORT_EDGE=$(free_port)
 PORT_BARE=$(free_port)
 start oa-edge "$EDGE" "$PORT_EDGE"
 start oa-edge-bench-bare "$BARE" "$PORT_BARE"
+# oa-edge scaled out on this host: BENCH_REPLICAS processes (default: one per core) sharing
+# one port with SO_REUSEPORT, for the batch case (0: none)
+REPLICAS=${BENCH_REPLICAS:-0}
+PORT_REPLICAS=$(free_port)
+REPLICA_PIDS=()
+export OA_EDGE_REUSEPORT=1
+for i in $(seq 1 "$REPLICAS"); do
+        start "oa-edge-replica-$i" "$EDGE" "$PORT_REPLICAS"
+        REPLICA_PIDS+=("${PIDS[-1]}")
+done
+unset OA_EDGE_REUSEPORT
 
 # The key and the project must have reached oa-edge's catalogue.
 for _ in $(seq 1 100); do
@@ -93,16 +111,28 @@ for _ in $(seq 1 100); do
         sleep 0.1
 done
 [[ $a == 202 ]] || die "POST /v1/projects/$prj/events answers $a"
+# ...and every replica's (the kernel picks one per connection: 20 answers in a row)
+ok=0
+for _ in $(seq 1 200); do
+        ((REPLICAS > 0)) || break
+        a=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+                -d '{"event_type":"custom","event_name":"bench_ready"}' \
+                "http://127.0.0.1:$PORT_REPLICAS/v1/projects/$prj/events")
+        if [[ $a == 202 ]]; then ok=$((ok + 1)); else ok=0; sleep 0.1; fi
+        ((ok >= 20)) && break
+done
+((REPLICAS == 0 || ok >= 20)) || die "the replicas do not all accept the key"
 
 # --- wrk (bench/edge/measure.py) ---------------------------------------------------------------
 export BENCH_THREADS=$THREADS BENCH_CONNECTIONS=$CONNS BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS
 export BENCH_WARMUP=$WARMUP BENCH_BATCH=$BATCH BENCH_DOC=$REPO/docs/benchmarks.md
 export BENCH_EDGE_URL=http://127.0.0.1:$PORT_EDGE BENCH_BARE_URL=http://127.0.0.1:$PORT_BARE
-export BENCH_EDGE_PID=${PIDS[0]} BENCH_BARE_PID=${PIDS[1]}
+export BENCH_EDGE_PID=${PIDS[0]} BENCH_BARE_PID=${PIDS[1]} BENCH_REPLICA_PIDS="${REPLICA_PIDS[*]}"
+export BENCH_REPLICAS_URL=http://127.0.0.1:$PORT_REPLICAS
 export BENCH_PROJECT_ID=$prj BENCH_SITE_ID=$site BENCH_KEY=$key
 export BENCH_COMMIT=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 export BENCH_CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
-export BENCH_CMD="BENCH_THREADS=$THREADS BENCH_CONNECTIONS=$CONNS BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_BATCH=$BATCH bench/edge/run.sh"
+export BENCH_CMD="BENCH_THREADS=$THREADS BENCH_CONNECTIONS=$CONNS BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_BATCH=$BATCH BENCH_REPLICAS=$REPLICAS bench/edge/run.sh"
 python3 "$HERE/measure.py"
 
 # Every /collect event of the realistic mix must have gone somewhere countable: delivered,

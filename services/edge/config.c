@@ -13,6 +13,10 @@ static const oa_cfg_opt opts[] = {
         { "listen", "OA_EDGE_LISTEN", OA_CFG_STRING, "127.0.0.1:8080",
           offsetof(oa_edge_cfg, listen), 0, 0, OA_CFG_REQUIRED,
           "address of the ingest API, host:port (numeric; [::]:port for IPv6)" },
+        { "reuseport", "OA_EDGE_REUSEPORT", OA_CFG_BOOL, "false",
+          offsetof(oa_edge_cfg, reuseport), 0, 0, 0,
+          "listen with SO_REUSEPORT, so several oa-edge processes on one host share the port "
+          "(one per core: the kernel spreads the connections)" },
         { "kafka-brokers", "OA_KAFKA_BROKERS", OA_CFG_STRING, "127.0.0.1:9092",
           offsetof(oa_edge_cfg, kafka_brokers), 0, 0, OA_CFG_REQUIRED,
           "Kafka bootstrap servers, host:port[,host:port...]" },

@@ -43,6 +43,7 @@
 
 typedef struct oa_edge_cfg {
         char *listen;
+        bool reuseport;
         char *kafka_brokers;
         char *redis_url;
         char *log_level;

@@ -144,6 +144,7 @@ int main(int argc, char **argv) {
         }
         oa_http_server_cfg_init(&hc);
         hc.listen = cfg.listen;
+        hc.reuseport = cfg.reuseport;
         hc.metrics = e.metrics;
         hc.max_connections = (unsigned) cfg.max_connections;
         hc.max_request_body = MAX_REQUEST_BODY;
