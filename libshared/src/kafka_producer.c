@@ -5,17 +5,25 @@
 #include "oa/kafka.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CLOSE_TIMEOUT_MS_DEFAULT 10000
 
+#define TOPICS_MAX 8                    /* topic handles kept; more are looked up per message */
+
 struct oa_kprod {
         rd_kafka_t *rk;
         oa_kprod_dr_fn *dr;
         void *cb_opaque;
         int close_timeout_ms;
+        /* Topic handles, made on first use: a topic given by name is looked up by
+         * librdkafka under its write lock on every message, a handle is not. */
+        pthread_mutex_t topics_mu;
+        rd_kafka_topic_t *topics[TOPICS_MAX];
+        size_t n_topics;
 };
 
 /* Defaults a caller may override (through props or OA_KAFKA_X_*). Idempotence gives
@@ -57,6 +65,7 @@ int oa_kprod_new(const oa_kafka_cfg *c, oa_kprod_dr_fn *dr, void *cb_opaque,
         kp = calloc(1, sizeof(*kp));
         if (!kp)
                 return -ENOMEM;
+        pthread_mutex_init(&kp->topics_mu, NULL);
         kp->dr = dr;
         kp->cb_opaque = cb_opaque;
         kp->close_timeout_ms = c->close_timeout_ms > 0 ? c->close_timeout_ms :
@@ -82,18 +91,42 @@ out:
         return r;
 }
 
+/* The kept handle of topic, made on first use; NULL when TOPICS_MAX are kept already. */
+static rd_kafka_topic_t *topic_handle(oa_kprod *kp, const char *topic) {
+        rd_kafka_topic_t *rkt = NULL;
+
+        pthread_mutex_lock(&kp->topics_mu);
+        for (size_t i = 0; i < kp->n_topics && !rkt; i++)
+                if (strcmp(rd_kafka_topic_name(kp->topics[i]), topic) == 0)
+                        rkt = kp->topics[i];
+        if (!rkt && kp->n_topics < TOPICS_MAX) {
+                rkt = rd_kafka_topic_new(kp->rk, topic, NULL);
+                if (rkt)
+                        kp->topics[kp->n_topics++] = rkt;
+        }
+        pthread_mutex_unlock(&kp->topics_mu);
+        return rkt;
+}
+
 int oa_kprod_produce(oa_kprod *kp, const char *topic, const void *key, size_t key_len,
                      const void *value, size_t value_len, void *msg_opaque) {
         rd_kafka_vu_t vu[5];
         rd_kafka_error_t *error;
         rd_kafka_resp_err_t err;
+        rd_kafka_topic_t *rkt;
         size_t n = 0;
 
         if (!kp || !topic || !*topic)
                 return -EINVAL;
         /* rd_kafka_produceva, not producev: the V_ macros use GNU statement expressions. */
-        vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
-        vu[n++].u.cstr = topic;
+        rkt = topic_handle(kp, topic);
+        if (rkt) {
+                vu[n].vtype = RD_KAFKA_VTYPE_RKT;
+                vu[n++].u.rkt = rkt;
+        } else {
+                vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+                vu[n++].u.cstr = topic;
+        }
         vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
         vu[n++].u.i = RD_KAFKA_MSG_F_COPY;      /* no RD_KAFKA_MSG_F_BLOCK: never wait */
         if (key) {
@@ -157,8 +190,11 @@ oa_kprod *oa_kprod_free(oa_kprod *kp) {
                         rd_kafka_purge(kp->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
                         rd_kafka_flush(kp->rk, 1000);
                 }
+                for (size_t i = 0; i < kp->n_topics; i++)
+                        rd_kafka_topic_destroy(kp->topics[i]);
                 rd_kafka_destroy(kp->rk);
         }
+        pthread_mutex_destroy(&kp->topics_mu);
         free(kp);
         return NULL;
 }

@@ -230,7 +230,7 @@ static void finish(oa_privacy *p, oa_dsar_state state, const char *error) {
 
         j->st.state = state;
         j->st.finished_ms = oa_entity_now_ms();
-        snprintf(j->st.error, sizeof(j->st.error), "%s", error ? error : "");
+        snprintf(j->st.error, sizeof(j->st.error), "%.*s", (int) sizeof(j->st.error) - 1, error ? error : "");
         j->stage = STAGE_FINISH;
         j->next_ms = 0;
 }
