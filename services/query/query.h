@@ -12,8 +12,10 @@
  *   stats.c   the stats routes on ClickHouse (pageviews, sessions, conversions,
  *             timeseries, query), answers and errors
  *   stats_filtered.c  /filtered: oa-edge's drop counts from Redis
- *   export.c  /export: NDJSON streamed in chunks
+ *   export.c  /export: NDJSON streamed, one day per ClickHouse read, spooled to a file
  *   cache.c   the read cache of the stats routes
+ *   chpool.c  the ClickHouse workers: stats reads, /export days, the DSAR export and /verify's
+ *             count run there, never on the loop
  *   realtime.c GET .../realtime from Redis: one pipelined round trip, shared per half second, ETag
  *   sse.c     GET .../realtime/stream: Server-Sent Events, one timer for every stream
  *   verify.c  GET .../verify: what arrived (Redis), what is stored (ClickHouse), what was dropped
