@@ -52,6 +52,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                 .topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "",
                 .partition = m->partition,
                 .offset = m->err ? -1 : m->offset,
+                .possibly_persisted = m->err &&
+                                      rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED,
         };
         kp->dr(&r, kp->cb_opaque);
 }

@@ -20,9 +20,11 @@
  *    pending until their reports say which.
  *  - A message that timed out after it was sent may have been written by the broker
  *    without the acknowledgement reaching us (librdkafka's "possibly persisted"): the
- *    client got 503 and retries. With an event_id the retry is produced again only if
- *    the mark was removed, so such an event can be in the topic twice with one event_id
- *    (oa-sink keeps one per event_id); it is never lost after a 202 and never 202'd
+ *    client got 503 and retries. Its idempotency mark is then kept pending, not removed,
+ *    so retries with its event_id are answered 503 until the mark expires (2 minutes)
+ *    instead of writing a second copy while the first may be in the topic; a retry after
+ *    that is written (the event can then be in the topic twice with one event_id, and
+ *    oa-sink keeps one per event_id). It is never lost after a 202 and never 202'd
  *    without an acknowledgement.
  *
  * Idempotency: an event with a client's event_id is marked pending in Redis before it
@@ -218,7 +220,9 @@ void oa_edge_on_delivery(const oa_kprod_report *r, void *cb_opaque) {
         if (r->err) {
                 oa_metrics_counter_inc(e->m.dr_api_failed, 1);
                 t->failed++;
-                if (m->idem_key)
+                /* possibly persisted: the broker may hold it, so the mark stays pending
+                 * (its 2 minutes) and a retry meanwhile is 503, not a second copy */
+                if (m->idem_key && !r->possibly_persisted)
                         t->unmark[t->n_unmark++] = m->idem_key;
         } else {
                 oa_metrics_counter_inc(e->m.dr_api_ok, 1);

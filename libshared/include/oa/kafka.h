@@ -97,6 +97,8 @@ typedef struct oa_kprod_report {
         const char *topic;
         int32_t partition;
         int64_t offset;                 /* -1 when not delivered */
+        bool possibly_persisted;        /* failed, but it was sent and the broker may have
+                                         * written it (no acknowledgement came back) */
 } oa_kprod_report;
 
 typedef void oa_kprod_dr_fn(const oa_kprod_report *r, void *cb_opaque);
