@@ -278,6 +278,6 @@ int oa_query_ch_call(oa_query_req *rq, const char *sql, bool json, size_t out_ma
 
 void oa_query_send_busy(oa_query_req *rq) {
         oa_metrics_counter_inc(rq->q->m.reads_refused, 1);
-        rq->retry_after = 5;
+        rq->retry_after = OA_QUERY_RETRY_AFTER_S;
         oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE, "too many reads are waiting for the database; retry later");
 }

@@ -276,8 +276,7 @@ static void days_read(oa_query_chjob *job, bool answer) {
         if (j->r < 0) {
                 oa_query_ch_judge(q, j->r, j->ch_code, j->err, &v);
                 if (!j->started) {
-                        rq->retry_after = v.retry_after;
-                        oa_query_send_error(rq, v.status, v.code, v.message);   /* the pool frees j */
+                        oa_query_send_verdict(rq, &v);  /* the pool frees j */
                         return;
                 }
                 oa_log_error("export cut short", "error", j->err);

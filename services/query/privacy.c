@@ -138,8 +138,7 @@ static void export_answer(oa_query_req *rq, void *ud, int r, int ch_code, const 
 
         if (r < 0) {
                 oa_query_ch_judge(rq->q, r, ch_code, err, &v);
-                rq->retry_after = v.retry_after;
-                oa_query_send_error(rq, v.status, v.code, v.message);
+                oa_query_send_verdict(rq, &v);
                 return;
         }
         oa_metrics_counter_inc(rq->q->m.ch_ok, 1);

@@ -278,6 +278,11 @@ typedef struct oa_query_ch_verdict {
 
 void oa_query_ch_judge(oa_query *q, int r, int ch_code, const char *errmsg, oa_query_ch_verdict *ret);
 
+/* Answer rq with a verdict (and its Retry-After). */
+void oa_query_send_verdict(oa_query_req *rq, const oa_query_ch_verdict *v);
+
+#define OA_QUERY_RETRY_AFTER_S 5        /* Retry-After of a 503 about the databases */
+
 /* ---- chpool.c: the ClickHouse workers of the stats reads ---- */
 
 typedef struct oa_query_chpool oa_query_chpool;

@@ -26,7 +26,6 @@
 
 #define CH_RESULT_MAX (64u << 20)       /* one ClickHouse answer */
 #define ANSWER_MAX (64u << 20)
-#define RETRY_AFTER_S 5
 
 static int64_t now_ms(void) {
         struct timespec ts;
@@ -47,7 +46,7 @@ void oa_query_ch_judge(oa_query *q, int r, int code, const char *errmsg, oa_quer
                         503, OA_HTTP_E_UNAVAILABLE,
                         r == -EPROTO || r == -ETIMEDOUT ? "the query took longer than its time budget; retry later" :
                                                           "the analytics database does not answer; retry later",
-                        RETRY_AFTER_S
+                        OA_QUERY_RETRY_AFTER_S
                 };
                 return;
         }
@@ -62,7 +61,7 @@ void oa_query_ch_judge(oa_query *q, int r, int code, const char *errmsg, oa_quer
         *ret = (oa_query_ch_verdict) { 500, OA_HTTP_E_INTERNAL, "the query failed", 0 };
 }
 
-static void send_verdict(oa_query_req *rq, const oa_query_ch_verdict *v) {
+void oa_query_send_verdict(oa_query_req *rq, const oa_query_ch_verdict *v) {
         rq->retry_after = v->retry_after;
         oa_query_send_error(rq, v->status, v->code, v->message);
 }
@@ -71,7 +70,7 @@ void oa_query_ch_failed(oa_query_req *rq, int r, const char *errmsg) {
         oa_query_ch_verdict v;
 
         oa_query_ch_judge(rq->q, r, r == -EPROTO ? oa_ch_last_code(rq->q->ch) : 0, errmsg, &v);
-        send_verdict(rq, &v);
+        oa_query_send_verdict(rq, &v);
 }
 
 /* ---- rendering ---- */
@@ -304,7 +303,7 @@ static void read_done(oa_query_chjob *job, bool answer) {
                 if (!a->ref.rq)
                         continue;
                 if (j->r < 0 || j->fail)
-                        send_verdict(a->ref.rq, &v);
+                        oa_query_send_verdict(a->ref.rq, &v);
                 else
                         send_answer(a->ref.rq, j->body.data, j->body.len, a->t0, a != j->askers);
         }

@@ -88,7 +88,7 @@ void oa_query_stats_filtered(oa_query_req *rq, const oa_auth_result *auth, const
                 freeReplyObject(rep);
         }
         if (r < 0 && r != -E2BIG && r != -ENOMEM) {
-                rq->retry_after = 5;
+                rq->retry_after = OA_QUERY_RETRY_AFTER_S;
                 oa_query_send_error(rq, 503, OA_HTTP_E_UNAVAILABLE, "Redis does not answer; retry later");
                 goto out;
         }
