@@ -11,6 +11,8 @@
  * byte. */
 #include "oa/event.h"
 
+#include "oa/buf.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -59,17 +61,8 @@ static size_t varint_size(uint64_t v) {
         return n;
 }
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v) {
-        while (v >= 0x80) {
-                *p++ = (uint8_t) (v | 0x80);
-                v >>= 7;
-        }
-        *p++ = (uint8_t) v;
-        return p;
-}
-
 static uint8_t *put_tag(uint8_t *p, unsigned num, unsigned wt) {
-        return put_varint(p, (uint64_t) num << 3 | wt);
+        return oa_varint_put(p, (uint64_t) num << 3 | wt);
 }
 
 static size_t tag_size(unsigned num) {
@@ -82,7 +75,7 @@ static size_t len_field_size(unsigned num, size_t len) {
 
 static uint8_t *put_bytes(uint8_t *p, unsigned num, const void *s, size_t len) {
         p = put_tag(p, num, WT_LEN);
-        p = put_varint(p, len);
+        p = oa_varint_put(p, len);
         memcpy(p, s, len);
         return p + len;
 }
@@ -226,32 +219,32 @@ static uint8_t *put_strings(uint8_t *p, const Oa__Event *ev, const sizes *s, siz
 static void write_event(const Oa__Event *ev, const sizes *s, uint8_t *p) {
         if (ev->version) {
                 p = put_tag(p, 1, WT_VARINT);
-                p = put_varint(p, ev->version);
+                p = oa_varint_put(p, ev->version);
         }
         p = put_strings(p, ev, s, 0, BEFORE_SOURCE);
         if (ev->source) {
                 p = put_tag(p, 5, WT_VARINT);
-                p = put_varint(p, (uint64_t) (int64_t) (int32_t) ev->source);
+                p = oa_varint_put(p, (uint64_t) (int64_t) (int32_t) ev->source);
         }
         p = put_strings(p, ev, s, BEFORE_SOURCE, BEFORE_TIMES);
         if (ev->timestamp_ms) {
                 p = put_tag(p, 8, WT_VARINT);
-                p = put_varint(p, (uint64_t) ev->timestamp_ms);
+                p = oa_varint_put(p, (uint64_t) ev->timestamp_ms);
         }
         if (ev->received_ms) {
                 p = put_tag(p, 9, WT_VARINT);
-                p = put_varint(p, (uint64_t) ev->received_ms);
+                p = oa_varint_put(p, (uint64_t) ev->received_ms);
         }
         p = put_strings(p, ev, s, BEFORE_TIMES, N_STRINGS);
         if (ev->screen_width) {
                 p = put_tag(p, 32, WT_VARINT);
-                p = put_varint(p, ev->screen_width);
+                p = oa_varint_put(p, ev->screen_width);
         }
         for (size_t i = 0; i < ev->n_properties; i++) {
                 const Oa__Property *pr = ev->properties[i];
 
                 p = put_tag(p, 33, WT_LEN);
-                p = put_varint(p, i < PROP_CACHE ? s->prop[i] : prop_size(pr));
+                p = oa_varint_put(p, i < PROP_CACHE ? s->prop[i] : prop_size(pr));
                 p = put_prop(p, pr);
         }
         if (ev->revenue) {
@@ -259,7 +252,7 @@ static void write_event(const Oa__Event *ev, const sizes *s, uint8_t *p) {
                 size_t c = str_len(r->currency);
 
                 p = put_tag(p, 34, WT_LEN);
-                p = put_varint(p, s->revenue);
+                p = oa_varint_put(p, s->revenue);
                 if (r->amount != 0)
                         p = put_double(p, 1, r->amount);
                 if (c)

@@ -30,17 +30,9 @@ int oa_rb_f64(oa_buf *b, double v) {
 }
 
 static int rb_varint(oa_buf *b, uint64_t v) {
-        uint8_t out[10];
-        size_t n = 0;
+        uint8_t out[OA_VARINT_MAX];
 
-        do {
-                out[n] = v & 0x7f;
-                v >>= 7;
-                if (v)
-                        out[n] |= 0x80;
-                n++;
-        } while (v);
-        return oa_buf_add(b, out, n);
+        return oa_buf_add(b, out, (size_t) (oa_varint_put(out, v) - out));
 }
 
 int oa_rb_str(oa_buf *b, const char *s, size_t n) {

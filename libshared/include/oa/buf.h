@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct oa_buf {
         char *data;     /* NULL until the first add */
@@ -48,6 +49,19 @@ int oa_buf_add_json_quotedn(oa_buf *b, const char *s, size_t n);
 
 /* oa_buf_add_json_quotedn for a NUL-terminated s. */
 int oa_buf_add_json_quoted(oa_buf *b, const char *s);
+
+/* v as an unsigned LEB128 varint (protobuf's varints, ClickHouse RowBinary's lengths) at
+ * p, which has room for OA_VARINT_MAX bytes. Returns the byte after it. */
+#define OA_VARINT_MAX 10
+
+static inline uint8_t *oa_varint_put(uint8_t *p, uint64_t v) {
+        while (v >= 0x80) {
+                *p++ = (uint8_t) (v | 0x80);
+                v >>= 7;
+        }
+        *p++ = (uint8_t) v;
+        return p;
+}
 
 /* Hand the content over to the caller (malloc'ed, NUL-terminated; NULL when empty) and
  * leave the buffer empty. */
