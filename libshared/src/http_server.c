@@ -273,10 +273,25 @@ bool oa_http_server_stopping(const oa_http_server *srv) {
         return srv->stopping || oa_sig_stop_requested();
 }
 
+/* How long the next turn may wait for events. h2o runs a socket's write-complete callback
+ * (for HTTP/1: read the next request of a keep-alive connection) in the turn after the
+ * write, and its epoll wait does not count those pending sockets: a response sent from
+ * outside the loop's callbacks (on_turn answering from a Kafka delivery report) would
+ * leave its connection deaf for a whole wait (100 ms per request of one client sending
+ * one request at a time). The fields are h2o 2.2's evloop.h, read only. */
+static int32_t turn_wait(const oa_http_server *srv, int max_wait_ms) {
+        const h2o_evloop_t *loop = srv->loop;
+
+        if (max_wait_ms <= 0 || loop->_pending_as_server || loop->_pending_as_client ||
+            loop->_statechanged.head)
+                return 0;
+        return max_wait_ms;
+}
+
 int oa_http_server_run_once(oa_http_server *srv, int max_wait_ms) {
         if (!srv->started)
                 server_start(srv);
-        if (h2o_evloop_run(srv->loop, max_wait_ms < 0 ? 0 : max_wait_ms) != 0 && errno != EINTR)
+        if (h2o_evloop_run(srv->loop, turn_wait(srv, max_wait_ms)) != 0 && errno != EINTR)
                 return -errno;
         return oa_http_server_stopping(srv) ? 1 : 0;
 }
@@ -343,7 +358,7 @@ int oa_http_server_drain(oa_http_server *srv, void (*on_turn)(void *userdata), v
                         deadline = now_ms() + FORCE_GRACE_MS;
                         continue;
                 }
-                h2o_evloop_run(srv->loop, DRAIN_TURN_MS);
+                h2o_evloop_run(srv->loop, turn_wait(srv, DRAIN_TURN_MS));
                 if (on_turn)
                         on_turn(userdata);
         }

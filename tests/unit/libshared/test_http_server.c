@@ -151,6 +151,26 @@ static int on_block(h2o_req_t *req, void *userdata) {
         return 0;
 }
 
+/* Parks the request and wakes the loop through a pipe; the turn after the wake-up answers
+ * it, as oa-edge answers /v1 once librdkafka's wake-up pipe brought the delivery report. */
+static h2o_req_t *parked;
+static bool park_woken;
+static int park_pipe[2] = { -1, -1 };
+
+static int on_park(h2o_req_t *req, void *userdata) {
+        parked = req;
+        cr_assert_eq(write(park_pipe[1], "p", 1), 1);
+        return 0;
+}
+
+static void on_park_wake(int fd, void *userdata) {
+        char c;
+
+        while (read(fd, &c, 1) == 1)
+                ;
+        park_woken = true;
+}
+
 static int not_ready(void *userdata, char *errbuf, size_t errlen) {
         snprintf(errbuf, errlen, "kafka: no broker up");
         return -1;
@@ -160,6 +180,11 @@ static int not_ready(void *userdata, char *errbuf, size_t errlen) {
 
 static void on_turn(void *userdata) {
         atomic_fetch_add(&fx.turns, 1);
+        if (parked && park_woken) {
+                oa_http_send_empty(parked, 204);
+                parked = NULL;
+                park_woken = false;
+        }
 }
 
 /* Free the server (on the thread that ran it, or after it ended) and what the tests hung on its loop. */
@@ -246,6 +271,7 @@ static void start(start_opts o) {
         cr_assert_eq(oa_http_server_route(fx.srv, "/test/items", NULL, on_labelled, NULL), 0);
         cr_assert_eq(oa_http_server_route(fx.srv, "/test/decline", "declined", on_decline, NULL), 0);
         cr_assert_eq(oa_http_server_route(fx.srv, "/test/block", NULL, on_block, NULL), 0);
+        cr_assert_eq(oa_http_server_route(fx.srv, "/test/park", NULL, on_park, NULL), 0);
         cr_assert_eq(oa_http_server_mount_builtin(fx.srv, o.ready, NULL), 0);
         h2o_timeout_init(oa_http_server_loop(fx.srv), &fx.slow_timeout,
                          o.slow_ms ? o.slow_ms : SLOW_MS);
@@ -285,6 +311,11 @@ static void teardown(void) {
         }
         finish();
         fx.m = oa_metrics_free(fx.m);
+        for (int i = 0; i < 2; i++) {
+                if (park_pipe[i] >= 0)
+                        close(park_pipe[i]);
+                park_pipe[i] = -1;
+        }
         if (watch_pipe[0] >= 0) {
                 close(watch_pipe[0]);
                 close(watch_pipe[1]);
@@ -583,6 +614,32 @@ Test(oa_http_server, keep_alive_serves_many_requests_on_one_connection) {
         cr_assert_eq(conns, 0, "the last request reused the connection");
         r = request("GET", "/metrics", NULL);
         cr_assert(strstr(r->body, "\noa_http_connections_accepted_total 2\n"), "%s", r->body);
+        curl_easy_cleanup(h);
+        stop_with_sigterm();
+}
+
+/* A response sent from on_turn (outside h2o's callbacks) must not leave its keep-alive
+ * connection unread for the loop's whole wait (100 ms): one client sending requests one
+ * after another got 10 answers a second from oa-edge's /v1. */
+Test(oa_http_server, keep_alive_answered_from_on_turn_is_read_again_at_once) {
+        CURL *h = curl_easy_init();
+        uint64_t t0, took;
+        resp *r;
+
+        cr_assert_eq(pipe2(park_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+        start((start_opts) { 0 });
+        cr_assert_eq(oa_http_server_watch_fd(fx.srv, park_pipe[0], on_park_wake, NULL), 0);
+        r = request_on(h, "POST", "/test/park", "{}", 0);
+        cr_assert_eq(r->status, 204);
+        t0 = mono_ms();
+        for (int i = 0; i < 20; i++) {
+                r = request_on(h, "POST", "/test/park", "{}", 0);
+                cr_assert_eq(r->rc, CURLE_OK);
+                cr_assert_eq(r->status, 204);
+        }
+        took = mono_ms() - t0;
+        cr_assert_lt(took, 1000, "20 requests on one connection took %llu ms (a wait per request)",
+                     (unsigned long long) took);
         curl_easy_cleanup(h);
         stop_with_sigterm();
 }
