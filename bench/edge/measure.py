@@ -51,13 +51,13 @@ def main():
         {"name": "POST /v1/projects/{id}/events, 1 event", "pid": edge_pid, "kind": "v1",
          "batch": 1, "conns": conns},
         {"name": f"POST /v1/projects/{{id}}/events, batches of {batch}", "pid": edge_pid,
-         "kind": "v1", "batch": batch, "conns": int(os.environ.get("BENCH_BATCH_CONNECTIONS") or conns)},
+         "kind": "v1", "batch": batch, "conns": int(os.environ.get("BENCH_BATCH_CONNECTIONS") or 64)},
     ]
     if replica_pids:    # oa-edge scaled on this host: one process per core on one port
         cases.append({"name": f"POST /v1/projects/{{id}}/events, batches of {batch}, {len(replica_pids)} oa-edge "
                               "(SO_REUSEPORT)", "pids": replica_pids, "kind": "v1", "batch": batch,
                       "url": f"{env('BENCH_REPLICAS_URL')}/v1/projects/{env('BENCH_PROJECT_ID')}/events",
-                      "conns": int(os.environ.get("BENCH_BATCH_CONNECTIONS") or conns)})
+                      "conns": int(os.environ.get("BENCH_BATCH_CONNECTIONS") or 64)})
     v1_url = f"{env('BENCH_EDGE_URL')}/v1/projects/{env('BENCH_PROJECT_ID')}/events"
     for c in cases:
         c.setdefault("url", v1_url)

@@ -15,16 +15,17 @@
 # of docs/benchmarks.md.
 #
 #   bench/edge/run.sh
-#   BENCH_THREADS=1 BENCH_CONNECTIONS=32 BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_BATCH=100 bench/edge/run.sh
+#   BENCH_THREADS=1 BENCH_CONNECTIONS=32 BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_BATCH=100 BENCH_BATCH_CONNECTIONS=64 bench/edge/run.sh
 #   BENCH_BUILD_DIR=build-release      where the release build lives (set up when missing)
 #   BENCH_NO_DOCS=1                    do not touch docs/benchmarks.md
 #   BENCH_REPLICAS=n                   oa-edge processes sharing a port (SO_REUSEPORT) for a
 #                                      second batch case: the daemon scaled out on this host
 #                                      (default 0: no such case; 2 on this 2-core machine made
 #                                      batches slower, 137k vs 175k events/s: CPU-bound)
-#   BENCH_BATCH_CONNECTIONS=n          connections of the batch case (default BENCH_CONNECTIONS:
-#                                      each request waits for Kafka's acknowledgement, so
-#                                      fewer connections measure latency, not throughput)
+#   BENCH_BATCH_CONNECTIONS=n          connections of the batch case (default 64: each request
+#                                      waits for Kafka's acknowledgement, OA_EDGE_API_LINGER_MS
+#                                      and more, so fewer connections measure latency, not
+#                                      throughput: 32 left a third of a core idle)
 #
 # Needs wrk, python3, curl. Processes it starts are stopped by pid at exit.
 
@@ -38,6 +39,7 @@ DURATION=${BENCH_DURATION:-10s}
 ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-3s}
 BATCH=${BENCH_BATCH:-100}
+BATCH_CONNS=${BENCH_BATCH_CONNECTIONS:-64}
 BUILD=${BENCH_BUILD_DIR:-$REPO/build-release}
 STACK="$REPO/compose/local/stack.sh"
 LIMIT=10000000          # enterprise: requests per minute per key (and /collect events per second per site)
@@ -125,14 +127,14 @@ done
 
 # --- wrk (bench/edge/measure.py) ---------------------------------------------------------------
 export BENCH_THREADS=$THREADS BENCH_CONNECTIONS=$CONNS BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS
-export BENCH_WARMUP=$WARMUP BENCH_BATCH=$BATCH BENCH_DOC=$REPO/docs/benchmarks.md
+export BENCH_WARMUP=$WARMUP BENCH_BATCH=$BATCH BENCH_BATCH_CONNECTIONS=$BATCH_CONNS BENCH_DOC=$REPO/docs/benchmarks.md
 export BENCH_EDGE_URL=http://127.0.0.1:$PORT_EDGE BENCH_BARE_URL=http://127.0.0.1:$PORT_BARE
 export BENCH_EDGE_PID=${PIDS[0]} BENCH_BARE_PID=${PIDS[1]} BENCH_REPLICA_PIDS="${REPLICA_PIDS[*]}"
 export BENCH_REPLICAS_URL=http://127.0.0.1:$PORT_REPLICAS
 export BENCH_PROJECT_ID=$prj BENCH_SITE_ID=$site BENCH_KEY=$key
 export BENCH_COMMIT=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 export BENCH_CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
-export BENCH_CMD="BENCH_THREADS=$THREADS BENCH_CONNECTIONS=$CONNS BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_BATCH=$BATCH BENCH_REPLICAS=$REPLICAS bench/edge/run.sh"
+export BENCH_CMD="BENCH_THREADS=$THREADS BENCH_CONNECTIONS=$CONNS BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_BATCH=$BATCH BENCH_BATCH_CONNECTIONS=$BATCH_CONNS BENCH_REPLICAS=$REPLICAS bench/edge/run.sh"
 python3 "$HERE/measure.py"
 
 # Every /collect event of the realistic mix must have gone somewhere countable: delivered,

@@ -64,6 +64,14 @@ static const oa_cfg_opt opts[] = {
           offsetof(oa_edge_cfg, collect_queue_max), 100, 10000000, 0,
           "events the /collect producer buffers (queue.buffering.max.messages); past it "
           "events are dropped (queue_full)" },
+        { "collect-linger-ms", "OA_EDGE_COLLECT_LINGER_MS", OA_CFG_INT, "100",
+          offsetof(oa_edge_cfg, collect_linger_ms), 0, 1000, 0,
+          "how long the /collect producer gathers events before sending a batch (linger.ms); "
+          "nobody waits on it: larger batches cost Kafka and oa-edge less per event" },
+        { "api-linger-ms", "OA_EDGE_API_LINGER_MS", OA_CFG_INT, "5",
+          offsetof(oa_edge_cfg, api_linger_ms), 0, 1000, 0,
+          "how long the /v1 producer gathers events before sending a batch (linger.ms): added "
+          "to every 202's wait, and saves Kafka a request per partition per wait" },
         { "ua-cache", "OA_EDGE_UA_CACHE", OA_CFG_INT, "10000",
           offsetof(oa_edge_cfg, ua_cache), 0, OA_UA_MAX_CACHE, 0,
           "User-Agent parse results kept in memory (0: none)" },

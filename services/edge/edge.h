@@ -55,6 +55,7 @@ typedef struct oa_edge_cfg {
         long long ack_timeout_ms;
         long long collect_buffer_ms;
         long long collect_queue_max;
+        long long collect_linger_ms, api_linger_ms;
         long long ua_cache;
         char *geo_db;
         char *uap_regexes;

@@ -20,22 +20,27 @@
 /* The producers: /collect buffers while Kafka is away (its own queue bound and a long
  * message timeout); /v1 waits for acknowledgements, so a message not acknowledged
  * within the ack timeout must fail, never arrive later (see v1.c). Both stay idempotent
- * with acks=all (libshared's defaults). /collect has answered before its events are
- * sent, so its producer waits longer to fill batches (fewer, larger requests for the
- * broker; no compression: with lz4, a new frame context per batch cost more CPU than it
- * saved next to a broker on the same network); /v1 waits for its acknowledgements, so its producer lingers
- * only 1 ms (a batch of events arrives at once anyway). OA_KAFKA_X_* overrides both. */
+ * with acks=all (libshared's defaults). Each gathers events for its linger.ms before
+ * sending a batch per partition: Kafka's cost is mostly per request and per partition
+ * batch, not per event. /collect has answered before its events are sent, so it waits
+ * longer (OA_EDGE_COLLECT_LINGER_MS, 100 ms: a tenth of a realtime dashboard's second);
+ * /v1 waits for its acknowledgements, so its wait is added to every 202
+ * (OA_EDGE_API_LINGER_MS, 5 ms, librdkafka's and Kafka 4's own default). No compression:
+ * next to a broker on the same network it cost more CPU than it saved. OA_KAFKA_X_*
+ * overrides both. */
 static int make_producers(oa_edge *e, char *err, size_t errlen) {
         const oa_edge_cfg *c = e->cfg;
-        char queue_max[24];
-        char request_timeout[24];
-        const char *collect_props[] = { "queue.buffering.max.messages", queue_max, "linger.ms", "20",
-                                        NULL };
-        const char *api_props[] = { "request.timeout.ms", request_timeout, "linger.ms", "1", NULL };
+        char queue_max[24], request_timeout[24], collect_linger[24], api_linger[24];
+        const char *collect_props[] = { "queue.buffering.max.messages", queue_max, "linger.ms",
+                                        collect_linger, NULL };
+        const char *api_props[] = { "request.timeout.ms", request_timeout, "linger.ms", api_linger,
+                                    NULL };
         oa_kafka_cfg kc = { .brokers = c->kafka_brokers, .close_timeout_ms = 5000 };
         int r;
 
         snprintf(queue_max, sizeof(queue_max), "%lld", c->collect_queue_max);
+        snprintf(collect_linger, sizeof(collect_linger), "%lld", c->collect_linger_ms);
+        snprintf(api_linger, sizeof(api_linger), "%lld", c->api_linger_ms);
         kc.client_id = "oa-edge-collect";
         kc.message_timeout_ms = (int) c->collect_buffer_ms;
         kc.props = collect_props;
