@@ -5,6 +5,7 @@
 #include "oa/kafka.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct oa_kprod {
          * librdkafka under its write lock on every message, a handle is not. */
         pthread_mutex_t topics_mu;
         rd_kafka_topic_t *topics[TOPICS_MAX];
+        const char *topic_names[TOPICS_MAX];    /* rd_kafka_topic_name of each */
         size_t n_topics;
 };
 
@@ -93,18 +95,27 @@ out:
         return r;
 }
 
-/* The kept handle of topic, made on first use; NULL when TOPICS_MAX are kept already. */
+/* The kept handle of topic, made on first use; NULL when TOPICS_MAX are kept already.
+ * Handles are only ever appended: a reader sees n_topics (acquire) and the handles
+ * before it without the lock, and only a miss takes it. */
 static rd_kafka_topic_t *topic_handle(oa_kprod *kp, const char *topic) {
         rd_kafka_topic_t *rkt = NULL;
+        size_t n = __atomic_load_n(&kp->n_topics, __ATOMIC_ACQUIRE);
 
+        for (size_t i = 0; i < n; i++)
+                if (kp->topic_names[i] == topic || strcmp(kp->topic_names[i], topic) == 0)
+                        return kp->topics[i];
         pthread_mutex_lock(&kp->topics_mu);
         for (size_t i = 0; i < kp->n_topics && !rkt; i++)
-                if (strcmp(rd_kafka_topic_name(kp->topics[i]), topic) == 0)
+                if (strcmp(kp->topic_names[i], topic) == 0)
                         rkt = kp->topics[i];
         if (!rkt && kp->n_topics < TOPICS_MAX) {
                 rkt = rd_kafka_topic_new(kp->rk, topic, NULL);
-                if (rkt)
-                        kp->topics[kp->n_topics++] = rkt;
+                if (rkt) {
+                        kp->topics[kp->n_topics] = rkt;
+                        kp->topic_names[kp->n_topics] = rd_kafka_topic_name(rkt);
+                        __atomic_store_n(&kp->n_topics, kp->n_topics + 1, __ATOMIC_RELEASE);
+                }
         }
         pthread_mutex_unlock(&kp->topics_mu);
         return rkt;
@@ -150,6 +161,46 @@ int oa_kprod_produce(oa_kprod *kp, const char *topic, const void *key, size_t ke
         err = rd_kafka_error_code(error);
         rd_kafka_error_destroy(error);
         return oa_kafka_errno(err);
+}
+
+size_t oa_kprod_produce_batch(oa_kprod *kp, const char *topic, oa_kprod_msg *msgs, size_t n) {
+        rd_kafka_message_t stack[64], *rm = stack;
+        rd_kafka_topic_t *rkt;
+        size_t queued = 0;
+        int err;
+
+        if (n == 0)
+                return 0;
+        rkt = kp && topic && *topic ? topic_handle(kp, topic) : NULL;
+        if (rkt && n > sizeof(stack) / sizeof(stack[0]))
+                rm = calloc(n, sizeof(*rm));
+        if (!rkt || !rm || n > INT_MAX) {
+                /* no handle (or no memory for the batch): one message at a time */
+                for (size_t i = 0; i < n; i++) {
+                        msgs[i].err = oa_kprod_produce(kp, topic, msgs[i].key, msgs[i].key_len,
+                                                       msgs[i].value, msgs[i].value_len, msgs[i].msg_opaque);
+                        queued += msgs[i].err == 0;
+                }
+                return queued;
+        }
+        memset(rm, 0, n * sizeof(*rm));
+        for (size_t i = 0; i < n; i++) {
+                rm[i].payload = (void *) msgs[i].value;
+                rm[i].len = msgs[i].value_len;
+                rm[i].key = (void *) msgs[i].key;
+                rm[i].key_len = msgs[i].key ? msgs[i].key_len : 0;
+                rm[i]._private = msgs[i].msg_opaque;
+        }
+        /* RD_KAFKA_PARTITION_UA: the partitioner runs per message, as for produceva */
+        rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, rm, (int) n);
+        for (size_t i = 0; i < n; i++) {
+                err = oa_kafka_errno(rm[i].err);
+                msgs[i].err = err;
+                queued += err == 0;
+        }
+        if (rm != stack)
+                free(rm);
+        return queued;
 }
 
 int oa_kprod_poll(oa_kprod *kp) {

@@ -316,6 +316,7 @@ static void ingest(v1_req *rq, const Oa__Project *p, oa_event_batch *b, oa_arena
         char **keys = oa_arena_zalloc(a, b->n * sizeof(*keys));
         size_t n = 0, k = 0;
         oa_edge_ticket *t;
+        oa_kprod_msg *pm;
         bool skipped;
         oa_buf body;
         int r;
@@ -383,6 +384,11 @@ static void ingest(v1_req *rq, const Oa__Project *p, oa_event_batch *b, oa_arena
         /* No broker answers: say so now rather than after the ack timeout. */
         if (e->kafka_down)
                 t->enqueue_failed = true;
+        /* Encode every event, then queue them in one call; a message librdkafka refused
+         * gets no report, so its mark goes now. */
+        pm = t->enqueue_failed ? NULL : oa_arena_alloc(a, n * sizeof(*pm));
+        if (!pm)
+                t->enqueue_failed = true;
         for (size_t i = 0; i < b->n && !t->enqueue_failed; i++) {
                 uint8_t *val;
                 char *key;
@@ -390,24 +396,29 @@ static void ingest(v1_req *rq, const Oa__Project *p, oa_event_batch *b, oa_arena
 
                 if (state[i] != OA_EDGE_ITEM_PRODUCE)
                         continue;
-                r = oa_edge_encode(b->items[i].ev, a, &val, &vlen, &key, &klen);
-                if (r == 0)
-                        r = oa_kprod_produce(e->kapi, OA_TOPIC_EVENTS, key, klen, val, vlen, &t->msgs[k]);
-                if (r < 0) {
+                if (oa_edge_encode(b->items[i].ev, a, &val, &vlen, &key, &klen) < 0) {
                         t->enqueue_failed = true;
                         break;
                 }
-                t->outstanding++;
-                e->acks_waiting++;
-                oa_metrics_counter_inc(e->m.ev_api, 1);
+                pm[k] = (oa_kprod_msg) { .key = key, .key_len = klen, .value = val, .value_len = vlen,
+                                         .msg_opaque = &t->msgs[k] };
                 k++;
         }
-        if (t->enqueue_failed) {
-                /* the events not queued get no report: their marks go now */
-                for (size_t j = k; j < n; j++)
-                        if (t->msgs[j].idem_key)
-                                t->unmark[t->n_unmark++] = t->msgs[j].idem_key;
+        if (t->enqueue_failed)
+                k = 0;                  /* nothing queued */
+        else
+                oa_kprod_produce_batch(e->kapi, OA_TOPIC_EVENTS, pm, k);
+        for (size_t j = 0; j < n; j++) {
+                if (j < k && pm[j].err == 0) {
+                        t->outstanding++;
+                        e->acks_waiting++;
+                        continue;
+                }
+                t->enqueue_failed = true;
+                if (t->msgs[j].idem_key)
+                        t->unmark[t->n_unmark++] = t->msgs[j].idem_key;
         }
+        oa_metrics_counter_inc(e->m.ev_api, t->outstanding);
         if (t->outstanding == 0)
                 ticket_done(t);
 }

@@ -15,34 +15,45 @@ TestSuite(kafka_integration, .init = it_logs, .timeout = 120);
 
 typedef struct delivery {
         int ok, failed;
+        int reported[N_FIRST + N_SECOND];       /* reports per message opaque (batches) */
 } delivery;
 
 static void on_report(const oa_kprod_report *r, void *cb_opaque) {
         delivery *d = cb_opaque;
+        int *slot = r->msg_opaque;
 
         if (r->err == 0)
                 d->ok++;
         else
                 d->failed++;
+        if (slot)
+                (*slot)++;
 }
 
-/* Produce events number from..to-1 of one project, four visitors, key project/visitor. */
-static void produce_events(const char *topic, int from, int to) {
+/* Produce events number from..to-1 of one project, four visitors, key project/visitor:
+ * one oa_kprod_produce each, or all in one oa_kprod_produce_batch (each message's
+ * opaque must come back in exactly one report). */
+static void produce_events(const char *topic, int from, int to, bool batch) {
         oa_kafka_cfg c = { .brokers = brokers(), .client_id = "it-producer", .envp = no_env };
+        static uint8_t bufs[N_FIRST + N_SECOND][512];
+        static char keys[N_FIRST + N_SECOND][64];
+        oa_kprod_msg msgs[N_FIRST + N_SECOND];
         delivery d = { 0 };
         oa_kprod *kp = NULL;
         char err[512];
 
+        cr_assert(to <= N_FIRST + N_SECOND);
         cr_assert_eq(oa_kprod_new(&c, on_report, &d, &kp, err, sizeof(err)), 0, "%s", err);
         for (int i = from; i < to; i++) {
                 Oa__Event ev = OA__EVENT__INIT;
-                char id[32], visitor[16], key[64], url[64];
-                uint8_t buf[512];
+                char id[32], visitor[16], url[64];
+                char *key = keys[i];
+                uint8_t *buf = bufs[i];
                 size_t len;
 
                 snprintf(id, sizeof(id), "e%d", i);
                 snprintf(visitor, sizeof(visitor), "v%d", i % 4);
-                snprintf(key, sizeof(key), "p1/%s", visitor);
+                snprintf(key, sizeof(keys[i]), "p1/%s", visitor);
                 snprintf(url, sizeof(url), "https://example.com/page/%d", i);
                 ev.version = 1;
                 ev.event_id = id;
@@ -53,12 +64,23 @@ static void produce_events(const char *topic, int from, int to) {
                 ev.url = url;
                 ev.timestamp_ms = 1700000000000LL + i;
                 len = oa__event__get_packed_size(&ev);
-                cr_assert_leq(len, sizeof(buf));
+                cr_assert_leq(len, sizeof(bufs[i]));
                 oa__event__pack(&ev, buf);
-                cr_assert_eq(oa_kprod_produce(kp, topic, key, strlen(key), buf, len, NULL), 0);
+                msgs[i - from] = (oa_kprod_msg) { .key = key, .key_len = strlen(key), .value = buf,
+                                                  .value_len = len, .msg_opaque = &d.reported[i],
+                                                  .err = 1 };
+                if (!batch)
+                        cr_assert_eq(oa_kprod_produce(kp, topic, key, strlen(key), buf, len, NULL), 0);
+        }
+        if (batch) {
+                cr_assert_eq(oa_kprod_produce_batch(kp, topic, msgs, (size_t) (to - from)), (size_t) (to - from));
+                for (int i = 0; i < to - from; i++)
+                        cr_assert_eq(msgs[i].err, 0, "message %d: %d", i, msgs[i].err);
         }
         cr_assert_eq(oa_kprod_flush(kp, 30000), 0);
         cr_assert_eq(d.ok, to - from, "delivered %d, failed %d", d.ok, d.failed);
+        for (int i = from; batch && i < to; i++)
+                cr_assert_eq(d.reported[i], 1, "message %d reported %d times", i, d.reported[i]);
         oa_kprod_free(kp);
 }
 
@@ -126,7 +148,7 @@ Test(kafka_integration, protobuf_events_round_trip_and_group_resumes_after_commi
         unique_name(group, sizeof(group), "it.group");
         create_topics(&spec, 1);
 
-        produce_events(topic, 0, N_FIRST);
+        produce_events(topic, 0, N_FIRST, false);
         kc = group_consumer(group, topic);
         cr_assert_eq(consume_events(kc, N_FIRST, 500, seen, N_FIRST + N_SECOND), N_FIRST);
         for (int i = 0; i < N_FIRST; i++)
@@ -135,7 +157,7 @@ Test(kafka_integration, protobuf_events_round_trip_and_group_resumes_after_commi
         kc = oa_kcons_free(kc);
 
         /* a second member of the same group, after the first closed: only what is new */
-        produce_events(topic, N_FIRST, N_FIRST + N_SECOND);
+        produce_events(topic, N_FIRST, N_FIRST + N_SECOND, true);
         kc = group_consumer(group, topic);
         cr_assert_eq(consume_events(kc, N_SECOND, 3000, seen, N_FIRST + N_SECOND), N_SECOND,
                      "the restarted member got old events again, or missed new ones");

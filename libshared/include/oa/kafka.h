@@ -117,6 +117,23 @@ int oa_kprod_new(const oa_kafka_cfg *c, oa_kprod_dr_fn *dr, void *cb_opaque,
 int oa_kprod_produce(oa_kprod *kp, const char *topic, const void *key, size_t key_len,
                      const void *value, size_t value_len, void *msg_opaque);
 
+/* One message of oa_kprod_produce_batch: what oa_kprod_produce takes, and its outcome. */
+typedef struct oa_kprod_msg {
+        const void *key;
+        size_t key_len;
+        const void *value;
+        size_t value_len;
+        void *msg_opaque;
+        int err;                        /* out: 0 queued (its report comes later), or what
+                                         * oa_kprod_produce would have returned */
+} oa_kprod_msg;
+
+/* Queue n messages to one topic, each partitioned by its key as oa_kprod_produce does, in
+ * one call into librdkafka (one clock read and one topic lock for all: about a third of
+ * the cost per message). Messages are independent: one refused (msgs[i].err < 0, no
+ * report) does not stop the others. Returns how many were queued. */
+size_t oa_kprod_produce_batch(oa_kprod *kp, const char *topic, oa_kprod_msg *msgs, size_t n);
+
 /* Serve delivery reports and callbacks without blocking. Returns how many were served. */
 int oa_kprod_poll(oa_kprod *kp);
 
