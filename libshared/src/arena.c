@@ -9,6 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Under AddressSanitizer the free space of a kept chunk is poisoned: a pointer kept past
+ * oa_arena_reset (a loop's arena reused request after request) fails loudly in the tests
+ * instead of reading the next request's bytes. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void) (p), (void) (n))
+#define UNPOISON(p, n) ((void) (p), (void) (n))
+#endif
+
 struct oa_arena_chunk {
         oa_arena_chunk *next;
         size_t size;                    /* usable bytes after the header */
@@ -36,6 +48,8 @@ void oa_arena_done(oa_arena *a) {
         while (c) {
                 oa_arena_chunk *next = c->next;
 
+                UNPOISON(c->data, c->size);
+
                 free(c);
                 c = next;
         }
@@ -51,9 +65,12 @@ void oa_arena_reset(oa_arena *a) {
         for (oa_arena_chunk *c = a->chunks, *next; c; c = next) {
                 next = c->next;
                 if (!keep || c->size > keep->size) {
+                        if (keep)
+                                UNPOISON(keep->data, keep->size);
                         free(keep);
                         keep = c;
                 } else {
+                        UNPOISON(c->data, c->size);
                         free(c);
                 }
         }
@@ -62,6 +79,7 @@ void oa_arena_reset(oa_arena *a) {
                 keep->next = NULL;
                 a->cur = keep->data;
                 a->left = keep->size;
+                POISON(keep->data, keep->size);
         } else {
                 a->cur = NULL;
                 a->left = 0;
@@ -127,6 +145,7 @@ void *oa_arena_alloc(oa_arena *a, size_t n) {
                 a->left = c->size;
         }
         p = a->cur;
+        UNPOISON(p, need);
         a->cur += need;
         a->left -= need;
         a->used += need;

@@ -37,10 +37,6 @@
 #define BENCH_BARE 0
 #endif
 
-static void *pool_alloc(void *ctx, size_t n) {
-        return h2o_mem_alloc_pool(ctx, n);
-}
-
 static void answer(h2o_req_t *req, int status) {
         oa_http_add_header(req, "Access-Control-Allow-Origin", "*");
         oa_http_send_empty(req, status);
@@ -143,12 +139,11 @@ static bool ip_take(oa_edge *e, const char *ip) {
         return res.allowed;
 }
 
-/* Judge and queue one event; the caller answers 204 whatever this did. */
-static void collect(oa_edge *e, h2o_req_t *req) {
+/* Judge and queue one event, its memory in a; the caller answers 204 whatever this did. */
+static void collect_in(oa_edge *e, h2o_req_t *req, oa_arena *a) {
         const Oa__Project *p;
         Oa__Event *ev = NULL;
         oa_ua_result ua;
-        oa_arena a;
         h2o_iovec_t body, ct, uah;
         char ip[64], err[OA_EVENT_ERR_MAX];
         uint8_t *val;
@@ -167,8 +162,7 @@ static void collect(oa_edge *e, h2o_req_t *req) {
                 oa_edge_drop(e, sniffed_project(e, body.base, body.len), OA_EDGE_DROP_INVALID);
                 return;
         }
-        oa_arena_init_with(&a, pool_alloc, &req->pool, EVENT_ARENA_MAX);
-        r = oa_event_parse_collect(body.base, body.len, &a, &ev, err, sizeof(err));
+        r = oa_event_parse_collect(body.base, body.len, a, &ev, err, sizeof(err));
         if (r < 0) {
                 if (e->log_debug)
                         oa_log_debug("collect: invalid event", "error", err);
@@ -194,9 +188,9 @@ static void collect(oa_edge *e, h2o_req_t *req) {
                 oa_edge_drop(e, p->id, OA_EDGE_DROP_RATE_LIMITED);
                 return;
         }
-        r = oa_edge_enrich(e, ev, p, ip, has_ua ? uah.base : NULL, has_ua ? uah.len : 0, &ua, now_ms, &a);
+        r = oa_edge_enrich(e, ev, p, ip, has_ua ? uah.base : NULL, has_ua ? uah.len : 0, &ua, now_ms, a);
         if (r == 0)
-                r = oa_edge_encode(ev, &a, &val, &vlen, &key, &klen);
+                r = oa_edge_encode(ev, a, &val, &vlen, &key, &klen);
         if (r < 0) {
                 oa_edge_drop(e, p->id, OA_EDGE_DROP_INVALID);
                 return;
@@ -207,6 +201,13 @@ static void collect(oa_edge *e, h2o_req_t *req) {
                 return;
         }
         oa_metrics_counter_inc(e->m.ev_collect, 1);
+}
+
+/* Judge and queue one event in the loop's arena, emptied after each (Kafka has its copy):
+ * no allocation per event once it grew. */
+static void collect(oa_edge *e, h2o_req_t *req) {
+        collect_in(e, req, &e->collect_arena);
+        oa_arena_reset(&e->collect_arena);
 }
 
 static int on_collect(h2o_req_t *req, void *userdata) {
@@ -231,6 +232,7 @@ static int on_collect(h2o_req_t *req, void *userdata) {
 }
 
 int oa_edge_collect_mount(oa_edge *e) {
+        oa_arena_init(&e->collect_arena, EVENT_ARENA_MAX);
 #ifdef OA_EDGE_BENCH_BARE
         oa_log_warn("BENCHMARK BUILD: POST /collect answers 204 and ignores every event; "
                     "never deploy this program");

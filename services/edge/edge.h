@@ -18,6 +18,7 @@
 #ifndef OA_EDGE_H
 #define OA_EDGE_H
 
+#include "oa/arena.h"
 #include "oa/buf.h"
 #include "oa/cfg.h"
 #include "oa/event.h"
@@ -245,8 +246,10 @@ typedef struct oa_edge {
         /* enrich.c, collect.c */
         bool rl_degraded;
         oa_map *leases;                 /* site id -> oa_edge_lease */
+        oa_arena collect_arena;         /* one /collect event at a time, emptied after each */
 
         /* v1.c */
+        oa_arena v1_arena;              /* one request's events at a time, emptied after each */
         oa_edge_ticket *tickets;        /* waiting for Kafka, oldest first */
         size_t acks_waiting;            /* messages without a report */
         bool answering;                 /* false once the server is gone */

@@ -194,6 +194,8 @@ out:
         if (e.rds)
                 oa_edge_drops_tick(&e, 0, true);
         oa_edge_leases_free(&e);
+        oa_arena_done(&e.collect_arena);
+        oa_arena_done(&e.v1_arena);
         oa_edge_drops_done(&e.drops);
         e.gate = oa_gate_free(e.gate);
         e.tb = oa_tb_free(e.tb);

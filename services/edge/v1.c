@@ -244,10 +244,6 @@ void oa_edge_v1_tick(oa_edge *e, int64_t mono_ms) {
 
 /* ---- the request ---- */
 
-static void *pool_alloc(void *ctx, size_t n) {
-        return h2o_mem_alloc_pool(ctx, n);
-}
-
 /* A ticket for the n events to produce, with room for their idempotency keys. */
 static oa_edge_ticket *ticket_new(oa_edge *e, v1_req *rq, const oa_event_batch *b,
                                   const oa_edge_item_state *state, const bool *has_id, bool marked,
@@ -423,11 +419,10 @@ static void ingest(v1_req *rq, const Oa__Project *p, oa_event_batch *b, oa_arena
                 ticket_done(t);
 }
 
-static void events(v1_req *rq, const Oa__Project *p) {
+static void events_in(v1_req *rq, const Oa__Project *p, oa_arena *a) {
         oa_edge *e = rq->e;
         oa_event_api_opts o = e->api_opts;
         oa_event_batch b;
-        oa_arena a;
         h2o_iovec_t body;
         char err[OA_EVENT_ERR_MAX + 32];
         int64_t now_ms = oa_edge_now_ms();
@@ -439,8 +434,7 @@ static void events(v1_req *rq, const Oa__Project *p) {
                 return;
         }
         o.now_ms = now_ms;
-        oa_arena_init_with(&a, pool_alloc, &rq->req->pool, ARENA_MAX);
-        r = oa_event_parse_api(body.base, body.len, &o, &a, &b, err, sizeof(err));
+        r = oa_event_parse_api(body.base, body.len, &o, a, &b, err, sizeof(err));
         if (r == -E2BIG) {
                 send_error(rq, 413, OA_HTTP_E_TOO_LARGE, err);
                 return;
@@ -459,7 +453,15 @@ static void events(v1_req *rq, const Oa__Project *p) {
                 send_error(rq, 400, OA_HTTP_E_VALIDATION, err);
                 return;
         }
-        ingest(rq, p, &b, &a, now_ms);
+        ingest(rq, p, &b, a, now_ms);
+}
+
+/* The events of one request in the loop's arena, emptied after each: everything that
+ * outlives the handler (the 202 body, the marks in the ticket, Kafka's copies) was copied
+ * out, so no allocation per event once it grew. */
+static void events(v1_req *rq, const Oa__Project *p) {
+        events_in(rq, p, &rq->e->v1_arena);
+        oa_arena_reset(&rq->e->v1_arena);
 }
 
 /* True when the path is /v1/projects/{id}/events; the id is copied into the pool. */
@@ -527,5 +529,6 @@ static int on_v1(h2o_req_t *req, void *userdata) {
 }
 
 int oa_edge_v1_mount(oa_edge *e) {
+        oa_arena_init(&e->v1_arena, ARENA_MAX);
         return oa_http_server_route(e->srv, "/v1", OTHER_LABEL, on_v1, e);
 }

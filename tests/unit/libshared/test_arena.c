@@ -117,3 +117,26 @@ Test(oa_arena, caller_allocator_gets_every_allocation_and_the_cap_holds) {
         for (int i = 0; i < p.calls; i++)
                 free(p.blocks[i]);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+/* A loop's arena is reset after every request: what a pointer kept past the reset reaches
+ * must be poisoned until the arena hands it out again. */
+Test(oa_arena, reset_poisons_what_it_keeps_until_handed_out_again) {
+        oa_arena a;
+        char *p, *q;
+
+        oa_arena_init(&a, 0);
+        p = oa_arena_alloc(&a, 100);
+        cr_assert_not_null(p);
+        memset(p, 'x', 100);
+        oa_arena_reset(&a);
+        cr_assert(__asan_address_is_poisoned(p), "kept chunk readable after the reset");
+        q = oa_arena_alloc(&a, 100);
+        cr_assert_eq(q, p, "the kept chunk is reused");
+        cr_assert(!__asan_address_is_poisoned(q));
+        cr_assert(__asan_address_is_poisoned(q + 128), "the rest stays poisoned");
+        oa_arena_done(&a);
+}
+#endif
