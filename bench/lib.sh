@@ -37,7 +37,10 @@ bench_stack_up() {
 }
 
 # bench_cleanup: stop the processes in PIDS (by pid), the stack when this run started it,
-# and remove TMP. For `trap bench_cleanup EXIT`.
+# and remove TMP. For `trap bench_cleanup EXIT`. With BENCH_WIPE_KAFKA=1 (a runner whose
+# events are disposable) a stack it started also loses its Kafka data: a week's retention
+# of benchmark traffic (gigabytes per run) filled this machine's disk once, and the broker
+# stopped with it. The next start formats a fresh cluster.
 bench_cleanup() {
         for pid in "${PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null || true
@@ -47,6 +50,9 @@ bench_cleanup() {
         done
         if [[ -n ${STARTED_STACK:-} ]]; then
                 "$STACK" down >&2 || true
+                if [[ ${BENCH_WIPE_KAFKA:-} == 1 && -d $OA_RUN_DIR/kafka/data ]]; then
+                        rm -rf "$OA_RUN_DIR/kafka/data"
+                fi
         fi
         rm -rf "$TMP"
 }

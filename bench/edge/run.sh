@@ -62,6 +62,7 @@ export OA_RUN_DIR=${BENCH_RUN_DIR:-$REPO/.run-bench-edge}
 bench_ports "$offset"
 PIDS=()
 TMP=$(mktemp -d)
+BENCH_WIPE_KAFKA=1      # millions of throwaway events per run (see bench_cleanup)
 trap bench_cleanup EXIT
 # The stack starts the daemons it finds under OA_BIN_DIR: give it only oa-admin (topics, demo).
 mkdir -p "$TMP/bin/services/admin"
