@@ -10,7 +10,8 @@
  *              idempotency marks (pure parts tested alone)
  *   enrich.c   from a parsed event to the protobuf bytes: enrichment (oa/event.h),
  *              User-Agent (oa/ua.h), country (oa/geo.h); the per-site budget
- *   collect.c  POST /collect and its CORS preflight
+ *   collect.c  POST /collect and its CORS preflight; its events judged at the end of
+ *              the loop's turn, after the 204s
  *   v1.c       POST /v1/projects/{id}/events: the door (oa/gate.h), idempotency marks,
  *              the wait for Kafka's acknowledgements, the answers
  *   batch.c    its pure parts: each event's fate, the 202 body, the 400 message
@@ -246,6 +247,7 @@ typedef struct oa_edge {
         /* enrich.c, collect.c */
         bool rl_degraded;
         oa_map *leases;                 /* site id -> oa_edge_lease */
+        oa_buf held;                    /* /collect events of this turn, judged at its end */
         oa_arena collect_arena;         /* one /collect event at a time, emptied after each */
 
         /* v1.c */
@@ -318,6 +320,10 @@ void oa_edge_leases_free(oa_edge *e);
 /* ---- collect.c ---- */
 
 int oa_edge_collect_mount(oa_edge *e);
+
+/* Judge and queue the /collect events held this turn (their 204s went out already).
+ * Called first thing each turn, and at the stop before the producers flush. */
+void oa_edge_collect_flush(oa_edge *e);
 
 /* True for the Content-Types /collect takes: none, application/json, text/plain (any
  * parameters, any case). */

@@ -332,8 +332,11 @@ static void update_date(oa_edge *e, int64_t now_ms) {
 
 void oa_edge_on_turn(void *userdata) {
         oa_edge *e = userdata;
-        int64_t now = oa_edge_mono_ms(), wall = oa_edge_now_ms();
+        int64_t now, wall;
 
+        oa_edge_collect_flush(e);
+        now = oa_edge_mono_ms();
+        wall = oa_edge_now_ms();
         oa_kprod_poll(e->kapi);
         oa_kprod_poll(e->kcollect);
         oa_rl_tick(e->rl);      /* hand back what idle rate-limit leases did not spend */

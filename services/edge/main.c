@@ -183,6 +183,7 @@ out:
         /* destroy in reverse order; the producers flush (their last reports answer
          * nothing but still clear idempotency marks), then the last drop counts go */
         e.answering = false;
+        oa_edge_collect_flush(&e);      /* events answered in the last turn */
         oa_edge_feed_stop(&e);
         e.srv = oa_http_server_free(e.srv);
         e.kapi = oa_kprod_free(e.kapi);
@@ -195,6 +196,7 @@ out:
                 oa_edge_drops_tick(&e, 0, true);
         oa_edge_leases_free(&e);
         oa_arena_done(&e.collect_arena);
+        oa_buf_done(&e.held);
         oa_arena_done(&e.v1_arena);
         oa_edge_drops_done(&e.drops);
         e.gate = oa_gate_free(e.gate);
