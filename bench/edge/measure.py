@@ -139,7 +139,10 @@ def main():
     every = "; ".join(f"{c['name']}: " + " ".join(f"{r:.0f}" for r in c["rps"]) for c in cases)
     intro = textwrap.fill(
         "oa-edge, release build (-O3, no sanitizers), producing to a real Kafka broker (KRaft, one "
-        "node, on the same machine) with Redis for limits. The ceiling is oa-edge-bench-bare "
+        "node, on the same machine, its JVM as in production: "
+        f"{os.environ.get('OA_KAFKA_JAVA_OPTS', 'the stack default')}) with Redis for limits; "
+        "oa-edge's defaults (linger.ms 100 for /collect's producer, 5 for /v1's). The ceiling is "
+        "oa-edge-bench-bare "
         "(bench/meson.build): the same sources built with OA_EDGE_BENCH_BARE, whose POST /collect "
         "answers 204 with the same headers without reading the event. /collect bodies and "
         "User-Agents come from bench/edge/requests.lua (pageviews and custom events on varied pages "
@@ -147,8 +150,9 @@ def main():
         "in 7 a bot or headless browser, which oa-edge drops and still answers 204); /v1 bodies from "
         "the same script (a purchase event with properties, IP and User-Agent). /v1 answers 202 "
         f"only after Kafka acknowledged every event (acks=all). wrk -t{threads} -c{conns} -d{duration} "
-        f"(batches: -c{batched['conns']}), {rounds} rounds in alternation, medians. CPU per request: "
-        "the daemon's, from /proc/PID/stat.", width=90)
+        f"(batches: -c{batched['conns']}: each request waits for its acknowledgement), {rounds} rounds "
+        "in alternation, medians. CPU per request: the daemon's, all its threads, from /proc/PID/stat.",
+        width=90)
     half_note = textwrap.fill(
         f"Latency at half the maximum: wrk has no fixed-rate mode (wrk2 is not installed), so "
         f"requests.lua makes each connection wait {delay_ms} ms after each answer ({half_conns} "
