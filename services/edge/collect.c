@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define EVENT_ARENA_MAX (256u << 10)
 
@@ -129,16 +128,14 @@ static const char *sniffed_project(oa_edge *e, const char *body, size_t len) {
         return p ? p->id : NULL;
 }
 
-static bool ip_take(oa_edge *e, const char *ip) {
+/* One token of the client address's bucket at now_us (wall clock, µs). */
+static bool ip_take(oa_edge *e, const char *ip, long long now_us) {
         char id[80] = "ip:";
         oa_tb_result res;
-        struct timespec ts;
 
         if (oa_proxies_client_bucket(ip, id + 3, sizeof(id) - 3) < 0)
                 snprintf(id + 3, sizeof(id) - 3, "unknown");
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if (oa_tb_take_local(e->tb, id, e->cfg->ip_rate, e->cfg->ip_burst, 1,
-                             (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000, &res) < 0)
+        if (oa_tb_take_local(e->tb, id, e->cfg->ip_rate, e->cfg->ip_burst, 1, now_us, &res) < 0)
                 return true;    /* the limiter failed (memory): let the event through */
         if (!res.allowed)
                 oa_metrics_counter_inc(e->m.ip_limited, 1);
@@ -159,8 +156,9 @@ typedef struct held {
 #define HELD_ALIGN 8
 #define HELD_MAX (4u << 20)             /* bytes held before judging at once */
 
-/* Judge and queue one held event (bytes: its body, then its User-Agent), its memory in a. */
-static void judge(oa_edge *e, const held *h, const char *bytes, oa_arena *a) {
+/* Judge and queue one held event (bytes: its body, then its User-Agent), its memory in a;
+ * mono_ms: the monotonic clock of this turn, for the site's budget. */
+static void judge(oa_edge *e, const held *h, const char *bytes, int64_t mono_ms, oa_arena *a) {
         const char *body = bytes, *uah = h->has_ua ? bytes + h->body_len : NULL;
         const Oa__Project *p;
         Oa__Event *ev = NULL;
@@ -190,7 +188,8 @@ static void judge(oa_edge *e, const held *h, const char *bytes, oa_arena *a) {
                 oa_edge_drop(e, p->id, OA_EDGE_DROP_BOT);
                 return;
         }
-        if (!ip_take(e, h->ip) || !oa_edge_site_take(e, p, oa_edge_mono_ms())) {
+        /* the address's bucket on the arrival time: one clock read per event, in hold() */
+        if (!ip_take(e, h->ip, (long long) h->now_ms * 1000) || !oa_edge_site_take(e, p, mono_ms)) {
                 oa_edge_drop(e, p->id, OA_EDGE_DROP_RATE_LIMITED);
                 return;
         }
@@ -210,13 +209,18 @@ static void judge(oa_edge *e, const held *h, const char *bytes, oa_arena *a) {
 }
 
 void oa_edge_collect_flush(oa_edge *e) {
+        int64_t mono_ms;
         size_t off = 0;
+
+        if (e->held.len == 0)
+                return;
+        mono_ms = oa_edge_mono_ms();
 
         while (off < e->held.len) {
                 held h;
 
                 memcpy(&h, e->held.data + off, sizeof(h));
-                judge(e, &h, e->held.data + off + sizeof(h), &e->collect_arena);
+                judge(e, &h, e->held.data + off + sizeof(h), mono_ms, &e->collect_arena);
                 /* one event's memory at a time: Kafka has its copy */
                 oa_arena_reset(&e->collect_arena);
                 off += sizeof(h) + h.body_len + h.ua_len;
