@@ -141,7 +141,7 @@ def main():
         "oa-edge, release build (-O3, no sanitizers), producing to a real Kafka broker (KRaft, one "
         "node, on the same machine, its JVM as in production: "
         f"{os.environ.get('OA_KAFKA_JAVA_OPTS', 'the stack default')}) with Redis for limits; "
-        "oa-edge's defaults (linger.ms 100 for /collect's producer, 5 for /v1's). The ceiling is "
+        "oa-edge's defaults (linger.ms 100 for /collect's producer, 2 for /v1's). The ceiling is "
         "oa-edge-bench-bare "
         "(bench/meson.build): the same sources built with OA_EDGE_BENCH_BARE, whose POST /collect "
         "answers 204 with the same headers without reading the event. /collect bodies and "

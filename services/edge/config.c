@@ -68,7 +68,7 @@ static const oa_cfg_opt opts[] = {
           offsetof(oa_edge_cfg, collect_linger_ms), 0, 1000, 0,
           "how long the /collect producer gathers events before sending a batch (linger.ms); "
           "nobody waits on it: larger batches cost Kafka and oa-edge less per event" },
-        { "api-linger-ms", "OA_EDGE_API_LINGER_MS", OA_CFG_INT, "5",
+        { "api-linger-ms", "OA_EDGE_API_LINGER_MS", OA_CFG_INT, "2",
           offsetof(oa_edge_cfg, api_linger_ms), 0, 1000, 0,
           "how long the /v1 producer gathers events before sending a batch (linger.ms): added "
           "to every 202's wait, and saves Kafka a request per partition per wait" },
