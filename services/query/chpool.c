@@ -235,7 +235,7 @@ static void call_run(oa_query_chjob *job, oa_ch *ch) {
         const oa_ch_req req = { .sql = c->sql, .out = &c->out, .json = c->json };
 
         c->r = oa_ch_request(ch, &req, c->err, sizeof(c->err));
-        c->ch_code = c->r == -EPROTO ? oa_ch_last_code(ch) : 0;
+        c->ch_code = oa_ch_last_code(ch);     /* 0 unless c->r is -EPROTO */
 }
 
 static void call_done(oa_query_chjob *job, bool answer) {

@@ -148,7 +148,7 @@ static void read_days(oa_query_chjob *job, oa_ch *ch) {
                 r = oa_ch_request(ch, &req, j->err, sizeof(j->err));
                 if (r < 0) {
                         j->r = r;
-                        j->ch_code = r == -EPROTO ? oa_ch_last_code(ch) : 0;
+                        j->ch_code = oa_ch_last_code(ch);      /* 0 unless r is -EPROTO */
                         return;
                 }
                 j->n_ok++;

@@ -155,7 +155,7 @@ static int run_one(read_job *j, oa_ch *ch, const char *sql, oa_buf *b, bool one)
         r = oa_ch_query(ch, sql, &j->res, j->err, sizeof(j->err));
         if (r < 0) {
                 j->r = r;
-                j->ch_code = r == -EPROTO ? oa_ch_last_code(ch) : 0;
+                j->ch_code = oa_ch_last_code(ch);      /* 0 unless r is -EPROTO */
                 return r;
         }
         j->n_ok++;

@@ -118,7 +118,8 @@ int oa_ch_request(oa_ch *ch, const oa_ch_req *req, char *errbuf, size_t errlen);
 int oa_ch_ping(oa_ch *ch, char *errbuf, size_t errlen);
 
 /* The ClickHouse error code of the last request that failed with -EPROTO (e.g. 62 for a
- * syntax error, 60 for an unknown table); 0 after a success or any other failure. */
+ * syntax error, 60 for an unknown table); 0 after a success or any other failure, so a
+ * caller reads it right after its own call without checking for -EPROTO first. */
 int oa_ch_last_code(const oa_ch *ch);
 
 /* True for the codes that name a passing condition (timeouts, too many parts or
