@@ -199,6 +199,17 @@ static void reader_advance(oa_kcons *kc, int32_t p, int64_t next) {
         reader_update(kc);
 }
 
+/* Errors of a partition whose leadership is still settling (a broker just started, a
+ * topic just created, a leader just moved): worth asking again until the deadline. */
+static bool leader_moving(rd_kafka_resp_err_t err) {
+        return err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+               err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH ||
+               err == RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH;
+}
+
 /* The topic's partition count, waiting for its leaders to be known. */
 static int reader_partitions(oa_kcons *kc, int64_t deadline, char *errbuf, size_t errlen) {
         rd_kafka_topic_t *rkt;
@@ -295,10 +306,16 @@ int oa_kcons_new_reader(const oa_kafka_cfg *c, const char *topic, int timeout_ms
                 goto out;
         }
         for (int p = 0; p < kc->n_parts; p++) {
-                int64_t lo, hi, left = deadline - now_ms();
+                int64_t lo, hi, left;
 
-                err = rd_kafka_query_watermark_offsets(kc->rk, topic, p, &lo, &hi,
-                                                       left > 0 ? (int) left : 1);
+                for (;;) {
+                        left = deadline - now_ms();
+                        err = rd_kafka_query_watermark_offsets(kc->rk, topic, p, &lo, &hi,
+                                                               left > 0 ? (int) left : 1);
+                        if (!err || !leader_moving(err) || now_ms() >= deadline)
+                                break;
+                        rd_kafka_poll(kc->rk, 100);
+                }
                 if (err) {
                         snprintf(errbuf, errlen, "watermarks of %s[%d]: %s", topic, p,
                                  rd_kafka_err2str(err));
