@@ -4,6 +4,7 @@
 #include "oa/cfg.h"
 
 #include "oa/buf.h"
+#include "oa/http.h"
 #include "oa/log.h"
 
 #include <errno.h>
@@ -279,4 +280,30 @@ void oa_cfg_free(const oa_cfg_spec *spec, void *cfg) {
                         free(*s);
                         *s = NULL;
                 }
+}
+
+int oa_cfg_check_log_level(const char *level, char *errbuf, size_t errlen) {
+        oa_log_level l;
+
+        if (oa_log_level_parse(level, &l) < 0) {
+                snprintf(errbuf, errlen, "OA_LOG_LEVEL: '%.40s' is not a level; expected debug, info, "
+                         "warn or error", level ? level : "");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int oa_cfg_check_listen(const char *var, const char *addr, struct sockaddr_storage *ret_ss,
+                        char *errbuf, size_t errlen) {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+
+        if (!addr || oa_http_addr_parse(addr, &ss, &sl) < 0) {
+                snprintf(errbuf, errlen, "%s: '%.80s' is not a numeric host:port (127.0.0.1:8080, "
+                         "[::1]:8080, :8080)", var, addr ? addr : "");
+                return -EINVAL;
+        }
+        if (ret_ss)
+                *ret_ss = ss;
+        return 0;
 }

@@ -46,18 +46,12 @@ void oa_admin_spec(oa_cfg_spec *spec, const char *summary) {
 }
 
 int oa_admin_cfg_check(const oa_admin_cfg *cfg, char *errbuf, size_t errlen) {
-        oa_log_level level;
-
         if (cfg->kafka_replication_factor == 0) {
                 snprintf(errbuf, errlen, "OA_KAFKA_REPLICATION_FACTOR: 0 copies; use 1 or more, "
                          "or -1 for the broker's default");
                 return -EINVAL;
         }
-        if (oa_log_level_parse(cfg->log_level, &level) < 0) {
-                snprintf(errbuf, errlen, "OA_LOG_LEVEL: expected debug, info, warn or error");
-                return -EINVAL;
-        }
-        return 0;
+        return oa_cfg_check_log_level(cfg->log_level, errbuf, errlen);
 }
 
 oa_kafka_cfg oa_admin_kafka_cfg(const oa_admin_cfg *cfg) {

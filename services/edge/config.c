@@ -162,21 +162,15 @@ void oa_edge_cfg_log(const oa_edge_cfg *cfg) {
 }
 
 int oa_edge_cfg_check(const oa_edge_cfg *cfg, oa_proxies *ret_proxies, char *errbuf, size_t errlen) {
-        struct sockaddr_storage ss;
         oa_proxies proxies;
-        oa_log_level level;
-        socklen_t sl;
         int r;
 
-        if (oa_log_level_parse(cfg->log_level, &level) < 0) {
-                snprintf(errbuf, errlen, "OA_LOG_LEVEL: expected debug, info, warn or error");
-                return -EINVAL;
-        }
-        if (oa_http_addr_parse(cfg->listen, &ss, &sl) < 0) {
-                snprintf(errbuf, errlen, "OA_EDGE_LISTEN: '%.80s' is not a numeric host:port "
-                         "(127.0.0.1:8080, [::1]:8080, :8080)", cfg->listen);
-                return -EINVAL;
-        }
+        r = oa_cfg_check_log_level(cfg->log_level, errbuf, errlen);
+        if (r < 0)
+                return r;
+        r = oa_cfg_check_listen("OA_EDGE_LISTEN", cfg->listen, NULL, errbuf, errlen);
+        if (r < 0)
+                return r;
         r = oa_proxies_parse(cfg->trusted_proxies, "OA_EDGE_TRUSTED_PROXIES", &proxies, errbuf, errlen);
         if (r < 0)
                 return r;

@@ -51,6 +51,14 @@ static const oa_cfg_opt opts[] = {
           "connect, read and write timeout of Redis" },
 };
 
+/* What the table cannot express (also run by --check-config). */
+static int check(const void *c, char *errbuf, size_t errlen) {
+        const oa_privacy_cfg *cfg = c;
+        int r = oa_cfg_check_log_level(cfg->log_level, errbuf, errlen);
+
+        return r < 0 ? r : oa_cfg_check_listen("OA_PRIVACY_LISTEN", cfg->listen, NULL, errbuf, errlen);
+}
+
 static const oa_cfg_spec spec = {
         .prog = "oa-privacy",
         .summary = "Carry out the DSAR deletions queued on oa.deletions.v1: delete the user's rows\n"
@@ -59,17 +67,11 @@ static const oa_cfg_spec spec = {
                    "Any librdkafka property can be set as " OA_KAFKA_ENV_PREFIX "<PROP>.",
         .opts = opts,
         .n_opts = sizeof(opts) / sizeof(opts[0]),
+        .check = check,
 };
 
 int oa_privacy_cfg_load(oa_privacy_cfg *cfg, int argc, char **argv, char *errbuf, size_t errlen) {
-        oa_log_level level;
-        int r = oa_cfg_load(&spec, cfg, argc, argv, NULL, errbuf, errlen);
-
-        if (r == OA_CFG_LOAD_RUN && oa_log_level_parse(cfg->log_level, &level) < 0) {
-                snprintf(errbuf, errlen, "OA_LOG_LEVEL: unknown level '%s'", cfg->log_level);
-                return -EINVAL;
-        }
-        return r;
+        return oa_cfg_load(&spec, cfg, argc, argv, NULL, errbuf, errlen);
 }
 
 void oa_privacy_cfg_free(oa_privacy_cfg *cfg) {

@@ -151,19 +151,14 @@ int oa_query_cfg_check(const oa_query_cfg *cfg, oa_proxies *ret_proxies, char *e
                        size_t errlen) {
         struct sockaddr_storage ss;
         oa_proxies proxies;
-        oa_log_level level;
-        socklen_t sl;
         int r;
 
-        if (oa_log_level_parse(cfg->log_level, &level) < 0) {
-                snprintf(errbuf, errlen, "OA_LOG_LEVEL: expected debug, info, warn or error");
-                return -EINVAL;
-        }
-        if (oa_http_addr_parse(cfg->listen, &ss, &sl) < 0) {
-                snprintf(errbuf, errlen, "OA_QUERY_LISTEN: '%.80s' is not a numeric host:port "
-                         "(127.0.0.1:8081, [::1]:8081, :8081)", cfg->listen);
-                return -EINVAL;
-        }
+        r = oa_cfg_check_log_level(cfg->log_level, errbuf, errlen);
+        if (r < 0)
+                return r;
+        r = oa_cfg_check_listen("OA_QUERY_LISTEN", cfg->listen, &ss, errbuf, errlen);
+        if (r < 0)
+                return r;
         if (!*cfg->export_spool_dir || access(cfg->export_spool_dir, W_OK | X_OK) < 0) {
                 snprintf(errbuf, errlen, "OA_QUERY_EXPORT_SPOOL_DIR: '%.200s' is not a directory oa-query can "
                          "write to", cfg->export_spool_dir);

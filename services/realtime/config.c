@@ -64,20 +64,10 @@ static const oa_cfg_spec spec = {
 
 static int check(const void *c, char *errbuf, size_t errlen) {
         const oa_realtime_cfg *cfg = c;
-        struct sockaddr_storage ss;
-        oa_log_level level;
-        socklen_t sl;
+        int r = oa_cfg_check_log_level(cfg->log_level, errbuf, errlen);
 
-        if (oa_log_level_parse(cfg->log_level, &level) < 0) {
-                snprintf(errbuf, errlen, "OA_LOG_LEVEL: expected debug, info, warn or error");
-                return -EINVAL;
-        }
-        if (oa_http_addr_parse(cfg->metrics_listen, &ss, &sl) < 0) {
-                snprintf(errbuf, errlen, "OA_REALTIME_METRICS_LISTEN: '%.80s' is not a numeric "
-                         "host:port", cfg->metrics_listen);
-                return -EINVAL;
-        }
-        return 0;
+        return r < 0 ? r : oa_cfg_check_listen("OA_REALTIME_METRICS_LISTEN", cfg->metrics_listen, NULL,
+                                               errbuf, errlen);
 }
 
 int oa_realtime_cfg_load(oa_realtime_cfg *cfg, int argc, char **argv, char *errbuf, size_t errlen) {

@@ -59,6 +59,14 @@ static const oa_cfg_opt opts[] = {
           "lowest level of the JSON log lines on stderr: debug, info, warn, error" },
 };
 
+/* What the table cannot express (also run by --check-config). */
+static int check(const void *c, char *errbuf, size_t errlen) {
+        const oa_sink_cfg *cfg = c;
+        int r = oa_cfg_check_log_level(cfg->log_level, errbuf, errlen);
+
+        return r < 0 ? r : oa_cfg_check_listen("OA_SINK_LISTEN", cfg->listen, NULL, errbuf, errlen);
+}
+
 static const oa_cfg_spec spec = {
         .prog = "oa-sink",
         .summary = "Consume oa.events.v1 into ClickHouse (oa.events, oa.sessions), exactly once as\n"
@@ -68,38 +76,18 @@ static const oa_cfg_spec spec = {
                    "'_' for '.', '__' for '_'.",
         .opts = opts,
         .n_opts = sizeof(opts) / sizeof(opts[0]),
+        .check = check,
 };
-
-static int check(const oa_sink_cfg *cfg, char *errbuf, size_t errlen) {
-        struct sockaddr_storage ss;
-        oa_log_level level;
-        socklen_t sl;
-
-        if (oa_log_level_parse(cfg->log_level, &level) < 0) {
-                snprintf(errbuf, errlen, "OA_LOG_LEVEL: expected debug, info, warn or error");
-                return -EINVAL;
-        }
-        if (oa_http_addr_parse(cfg->listen, &ss, &sl) < 0) {
-                snprintf(errbuf, errlen, "OA_SINK_LISTEN: '%.80s' is not a numeric host:port", cfg->listen);
-                return -EINVAL;
-        }
-        return 0;
-}
 
 int oa_sink_cfg_load(oa_sink_cfg *cfg, int argc, char **argv, bool *ret_print_sql,
                      char *errbuf, size_t errlen) {
-        int r;
-
         *ret_print_sql = false;
         for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
                 if (strcmp(argv[i], "--print-sql") == 0) {
                         *ret_print_sql = true;
                         return OA_CFG_LOAD_EXIT;
                 }
-        r = oa_cfg_load(&spec, cfg, argc, argv, NULL, errbuf, errlen);
-        if (r == OA_CFG_LOAD_RUN)
-                r = check(cfg, errbuf, errlen);
-        return r;
+        return oa_cfg_load(&spec, cfg, argc, argv, NULL, errbuf, errlen);
 }
 
 void oa_sink_cfg_free(oa_sink_cfg *cfg) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 typedef enum oa_cfg_type {
         OA_CFG_STRING,  /* field: char * (owned by the config; oa_cfg_free frees it) */
@@ -64,6 +65,15 @@ void oa_cfg_log(const oa_cfg_spec *spec, const void *cfg);
 
 /* Free the strings of cfg and zero them. NULL-safe. */
 void oa_cfg_free(const oa_cfg_spec *spec, void *cfg);
+
+/* What a daemon's table cannot express, worded the same for every daemon. OA_LOG_LEVEL
+ * names a level: debug, info, warn or error. Returns 0 or -EINVAL with the reason. */
+int oa_cfg_check_log_level(const char *level, char *errbuf, size_t errlen);
+
+/* The address in variable var is a numeric host:port (127.0.0.1:8080, [::1]:8080,
+ * :8080), parsed into *ret_ss when not NULL. Returns 0 or -EINVAL with the reason. */
+int oa_cfg_check_listen(const char *var, const char *addr, struct sockaddr_storage *ret_ss,
+                        char *errbuf, size_t errlen);
 
 /* Checked number parsing: the whole string must be a base-10 integer in [min, max].
  * Returns 0 and sets *ret, -EINVAL (not a number, trailing junk, empty) or -ERANGE. */

@@ -220,3 +220,21 @@ Test(oa_cfg, the_spec_check_runs_before_check_config_says_ok, .init = cr_redirec
         fflush(stdout);
         cr_assert_stdout_eq_str("");
 }
+
+Test(oa_cfg, common_checks_name_the_variable_and_the_reason) {
+        struct sockaddr_storage ss;
+        char err[256];
+
+        cr_assert_eq(oa_cfg_check_log_level("warn", err, sizeof(err)), 0);
+        cr_assert_eq(oa_cfg_check_log_level("loud", err, sizeof(err)), -EINVAL);
+        cr_assert(strstr(err, "OA_LOG_LEVEL: 'loud'"), "%s", err);
+        cr_assert_eq(oa_cfg_check_log_level(NULL, err, sizeof(err)), -EINVAL);
+
+        cr_assert_eq(oa_cfg_check_listen("OA_X_LISTEN", "127.0.0.1:8080", &ss, err, sizeof(err)), 0);
+        cr_assert_eq(ss.ss_family, AF_INET);
+        cr_assert_eq(oa_cfg_check_listen("OA_X_LISTEN", "[::1]:80", NULL, err, sizeof(err)), 0);
+        cr_assert_eq(oa_cfg_check_listen("OA_X_LISTEN", "localhost:80", NULL, err, sizeof(err)), -EINVAL);
+        cr_assert(strstr(err, "OA_X_LISTEN: 'localhost:80' is not a numeric host:port"), "%s", err);
+        cr_assert_eq(oa_cfg_check_listen("OA_X_LISTEN", "1.2.3.4:70000", NULL, err, sizeof(err)), -EINVAL);
+        cr_assert_eq(oa_cfg_check_listen("OA_X_LISTEN", NULL, NULL, err, sizeof(err)), -EINVAL);
+}
