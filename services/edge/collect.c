@@ -156,9 +156,37 @@ typedef struct held {
 #define HELD_ALIGN 8
 #define HELD_MAX (4u << 20)             /* bytes held before judging at once */
 
-/* Judge and queue one held event (bytes: its body, then its User-Agent), its memory in a;
- * mono_ms: the monotonic clock of this turn, for the site's budget. */
-static void judge(oa_edge *e, const held *h, const char *bytes, int64_t mono_ms, oa_arena *a) {
+/* The events judged so far this turn, queued to Kafka together (oa_kprod_produce_batch:
+ * one call for up to OUT_MAX). */
+#define OUT_MAX 128
+#define OUT_BYTES (4u << 20)            /* encoded bytes kept before queueing them */
+
+typedef struct outgoing {
+        oa_kprod_msg msgs[OUT_MAX];
+        const char *project[OUT_MAX];   /* whose drop a refused message is */
+        size_t n;
+} outgoing;
+
+/* Queue what out holds; a message librdkafka refused is dropped (queue_full). */
+static void send_out(oa_edge *e, outgoing *out) {
+        size_t queued;
+
+        if (out->n == 0)
+                return;
+        queued = oa_kprod_produce_batch(e->kcollect, OA_TOPIC_EVENTS, out->msgs, out->n);
+        for (size_t i = 0; queued < out->n && i < out->n; i++)
+                if (out->msgs[i].err < 0)
+                        oa_edge_drop(e, out->project[i], OA_EDGE_DROP_QUEUE_FULL);
+        oa_metrics_counter_inc(e->m.ev_collect, queued);
+        out->n = 0;
+        oa_arena_reset(&e->collect_out);
+}
+
+/* Judge one held event (bytes: its body, then its User-Agent), its memory in a, and add
+ * it to out, its Kafka bytes in e->collect_out; mono_ms: the monotonic clock of this
+ * turn, for the site's budget. */
+static void judge(oa_edge *e, const held *h, const char *bytes, int64_t mono_ms, oa_arena *a,
+                  outgoing *out) {
         const char *body = bytes, *uah = h->has_ua ? bytes + h->body_len : NULL;
         const Oa__Project *p;
         Oa__Event *ev = NULL;
@@ -195,37 +223,37 @@ static void judge(oa_edge *e, const held *h, const char *bytes, int64_t mono_ms,
         }
         r = oa_edge_enrich(e, ev, p, h->ip, uah, uah ? h->ua_len : 0, &ua, h->now_ms, a);
         if (r == 0)
-                r = oa_edge_encode(ev, a, &val, &vlen, &key, &klen);
+                r = oa_edge_encode(ev, &e->collect_out, &val, &vlen, &key, &klen);
         if (r < 0) {
                 oa_edge_drop(e, p->id, OA_EDGE_DROP_INVALID);
                 return;
         }
-        r = oa_kprod_produce(e->kcollect, OA_TOPIC_EVENTS, key, klen, val, vlen, NULL);
-        if (r < 0) {
-                oa_edge_drop(e, p->id, OA_EDGE_DROP_QUEUE_FULL);
-                return;
-        }
-        oa_metrics_counter_inc(e->m.ev_collect, 1);
+        out->msgs[out->n] = (oa_kprod_msg) { .key = key, .key_len = klen, .value = val, .value_len = vlen };
+        out->project[out->n++] = p->id;        /* the catalogue does not change in a flush */
+        if (out->n == OUT_MAX || e->collect_out.used >= OUT_BYTES)
+                send_out(e, out);
 }
 
 void oa_edge_collect_flush(oa_edge *e) {
+        outgoing out;
         int64_t mono_ms;
         size_t off = 0;
 
         if (e->held.len == 0)
                 return;
         mono_ms = oa_edge_mono_ms();
-
+        out.n = 0;
         while (off < e->held.len) {
                 held h;
 
                 memcpy(&h, e->held.data + off, sizeof(h));
-                judge(e, &h, e->held.data + off + sizeof(h), mono_ms, &e->collect_arena);
-                /* one event's memory at a time: Kafka has its copy */
+                judge(e, &h, e->held.data + off + sizeof(h), mono_ms, &e->collect_arena, &out);
+                /* one event's parse at a time; its Kafka bytes wait in collect_out */
                 oa_arena_reset(&e->collect_arena);
                 off += sizeof(h) + h.body_len + h.ua_len;
                 off = (off + HELD_ALIGN - 1) & ~(size_t) (HELD_ALIGN - 1);
         }
+        send_out(e, &out);
         oa_buf_reset(&e->held);
 }
 
@@ -291,6 +319,7 @@ static int on_collect(h2o_req_t *req, void *userdata) {
 
 int oa_edge_collect_mount(oa_edge *e) {
         oa_arena_init(&e->collect_arena, EVENT_ARENA_MAX);
+        oa_arena_init(&e->collect_out, 0);     /* bounded by OUT_MAX and OUT_BYTES */
         /* room for the last event past HELD_MAX: its body is capped by
          * OA_EDGE_COLLECT_MAX_BODY, its User-Agent by h2o's header limit */
         oa_buf_init(&e->held, 2 * HELD_MAX);

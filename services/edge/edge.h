@@ -249,6 +249,7 @@ typedef struct oa_edge {
         oa_map *leases;                 /* site id -> oa_edge_lease */
         oa_buf held;                    /* /collect events of this turn, judged at its end */
         oa_arena collect_arena;         /* one /collect event at a time, emptied after each */
+        oa_arena collect_out;           /* their Kafka bytes until queued together */
 
         /* v1.c */
         oa_arena v1_arena;              /* one request's events at a time, emptied after each */

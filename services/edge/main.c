@@ -199,6 +199,7 @@ out:
                 oa_edge_drops_tick(&e, 0, true);
         oa_edge_leases_free(&e);
         oa_arena_done(&e.collect_arena);
+        oa_arena_done(&e.collect_out);
         oa_buf_done(&e.held);
         oa_arena_done(&e.v1_arena);
         oa_edge_drops_done(&e.drops);
