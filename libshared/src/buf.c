@@ -1,6 +1,7 @@
 /* Bounded growable buffer. Growth doubles the allocation, never beyond max + 1 (the NUL);
  * a failed add leaves the buffer exactly as it was. */
 #include "oa/buf.h"
+#include "oa/utf8.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -98,39 +99,6 @@ int oa_buf_addf(oa_buf *b, const char *fmt, ...) {
         return r;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-        size_t len, i;
-        uint32_t cp;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf) {
-                len = 2;
-                cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                cp = c & 0x07;
-        } else
-                return 0;
-        if (n < len)
-                return 0;
-        for (i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
-
 int oa_buf_add_json_str(oa_buf *b, const char *s, size_t n) {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *u = (const unsigned char *) s;
@@ -147,7 +115,7 @@ int oa_buf_add_json_str(oa_buf *b, const char *s, size_t n) {
                         continue;
                 }
                 if (c >= 0x80) {
-                        l = utf8_seq_len(u + i, n - i);
+                        l = oa_utf8_seq(u + i, n - i);
                         if (l) {
                                 i += l;
                                 continue;

@@ -4,6 +4,7 @@
 
 #include "oa/ch.h"
 #include "oa/map.h"
+#include "oa/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ int oa_dsar_user_id_check(const char *s, size_t n, char *errbuf, size_t errlen) 
         if (n > OA_DSAR_USER_ID_MAX_BYTES)
                 goto too_long;
         while (i < n) {
-                long cp = oa_entity_utf8_next(u, n, &i);
+                long cp = oa_utf8_next(u, n, &i);
 
                 if (cp < 0) {
                         snprintf(errbuf, errlen, "user_id must be valid UTF-8 (percent-encoded once)");

@@ -3,6 +3,7 @@
  * checks are strict on purpose: what passes here is stored in Kafka for good and shown
  * in consoles, logs and ClickHouse queries. */
 #include "oa/entity.h"
+#include "oa/utf8.h"
 
 #include "oa/catalog.h"
 #include "oa/key.h"
@@ -57,43 +58,6 @@ bool oa_entity_id_ok(oa_entity_kind kind, const char *s, size_t n) {
         return true;
 }
 
-long oa_entity_utf8_next(const unsigned char *s, size_t n, size_t *i) {
-        unsigned char c = s[*i];
-        size_t len;
-        long cp, min;
-
-        if (c < 0x80) {
-                (*i)++;
-                return c;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-                len = 2;
-                cp = c & 0x1f;
-                min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                cp = c & 0x0f;
-                min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                cp = c & 0x07;
-                min = 0x10000;
-        } else {
-                return -1;
-        }
-        if (n - *i < len)
-                return -1;
-        for (size_t k = 1; k < len; k++) {
-                if ((s[*i + k] & 0xc0) != 0x80)
-                        return -1;
-                cp = cp << 6 | (s[*i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return -1;
-        *i += len;
-        return cp;
-}
-
 /* Characters a name may not hold: controls, separators that break lines, and the
  * bidirectional controls that make a name display as something else. */
 static bool forbidden_in_name(long cp) {
@@ -115,7 +79,7 @@ int oa_entity_name_check(const char *s, size_t n, char *errbuf, size_t errlen) {
                 return -EINVAL;
         }
         while (i < n) {
-                long cp = oa_entity_utf8_next(u, n, &i);
+                long cp = oa_utf8_next(u, n, &i);
 
                 if (cp < 0) {
                         snprintf(errbuf, errlen, "must be valid UTF-8");

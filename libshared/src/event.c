@@ -9,6 +9,7 @@
 
 #include "oa/url.h"
 #include "oa/uuid.h"
+#include "oa/utf8.h"
 
 Oa__Event *oa_event_new(oa_arena *a) {
         Oa__Event *ev = oa_arena_alloc(a, sizeof(*ev));
@@ -51,9 +52,8 @@ static char *sanitize(const char *s, size_t n, size_t max, oa_arena *a) {
         if (!out)
                 return NULL;
         for (size_t i = 0; i < n;) {
-                unsigned char c;
-                size_t len = 1, run = i;
-                unsigned long cp, min = 0;
+                size_t len, run = i;
+                unsigned long cp;
 
                 /* the usual case: a run of printable ASCII */
                 while (run < n && u[run] >= 0x20 && u[run] < 0x7f)
@@ -67,32 +67,11 @@ static char *sanitize(const char *s, size_t n, size_t max, oa_arena *a) {
                         if (o == max || i == n)
                                 break;
                 }
-                c = u[i];
-                cp = c;
-
-                if (c >= 0xc2 && c <= 0xdf)
-                        len = 2, cp = c & 0x1f, min = 0x80;
-                else if (c >= 0xe0 && c <= 0xef)
-                        len = 3, cp = c & 0x0f, min = 0x800;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        len = 4, cp = c & 0x07, min = 0x10000;
-                else if (c >= 0x80)
-                        cp = 0xfffffffful;      /* a stray byte */
-                if (len > 1) {
-                        if (n - i < len) {
-                                len = 1, cp = 0xfffffffful;
-                        } else {
-                                for (size_t k = 1; k < len; k++) {
-                                        if ((u[i + k] & 0xc0) != 0x80) {
-                                                len = 1, cp = 0xfffffffful;
-                                                break;
-                                        }
-                                        cp = cp << 6 | (u[i + k] & 0x3f);
-                                }
-                        }
-                        if (len > 1 && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
-                                len = 1, cp = 0xfffffffful;
-                }
+                len = oa_utf8_seq(u + i, n - i);
+                if (len)
+                        cp = (unsigned long) oa_utf8_cp(u + i, len);
+                else
+                        len = 1, cp = 0xfffffffful;     /* a stray or broken byte */
                 if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0xfffffffful) {
                         if (o + 1 > max)
                                 break;

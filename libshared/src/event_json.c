@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bytescan.h"
+#include "oa/utf8.h"
 
 enum {
         ST_VALUE,       /* a value must come (top level, after ':', after ',' in an array) */
@@ -61,29 +62,6 @@ static bool top_is_object(const oa_ej *j) {
 
 static void value_done(oa_ej *j) {
         j->state = j->depth == 0 ? ST_DONE : ST_AFTER;
-}
-
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one (overlong forms,
- * surrogates and code points past U+10FFFF are not). */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (c >= 0xe0 && c <= 0xef) {
-                unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-
-                return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-        }
-        if (c >= 0xf0 && c <= 0xf4) {
-                unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-
-                return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-                       (s[3] & 0xc0) == 0x80 ? 4 : 0;
-        }
-        return 0;
 }
 
 /* The flag a decoded control character sets: tab, line feed and carriage return are
@@ -235,7 +213,7 @@ static oa_ej_tok lex_string_slow(oa_ej *j, oa_ej_tok tok, size_t i) {
                         continue;
                 }
                 if (c >= 0x80) {
-                        k = utf8_seq(b + i, n - i);
+                        k = oa_utf8_seq(b + i, n - i);
                         if (k == 0) {
                                 j->flags |= OA_EJ_BAD_UTF8;
                                 k = 1;

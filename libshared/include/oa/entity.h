@@ -36,9 +36,6 @@ int oa_entity_id_new(oa_entity_kind kind, char *ret_id);
  * base62 characters, nothing else. */
 bool oa_entity_id_ok(oa_entity_kind kind, const char *s, size_t n);
 
-/* Decode one UTF-8 sequence at s[*i, n) (*i < n): the code point, or -1 for an invalid
- * sequence (overlong, surrogate, above U+10FFFF, truncated). Advances *i past it. */
-long oa_entity_utf8_next(const unsigned char *s, size_t n, size_t *i);
 
 /* Check a display name (account, project, key): valid UTF-8, 1 to 100 characters, not
  * blank, no leading or trailing space, no control characters (C0, DEL, C1), no line or
