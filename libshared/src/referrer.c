@@ -14,9 +14,16 @@
  * (google.com, www.google.co.uk, news.google.de); anything else matches the host itself
  * or a subdomain of it (t.co, m.facebook.com). Email entries come first so that
  * mail.google.com is email, not search; android-app:// referrers carry the package
- * name as host. */
+ * name as host.
+ *
+ * First match wins is the lowest table index among all patterns that match. The table is
+ * indexed once (sorted by length and bytes): a host looks up each of its suffixes at a
+ * label boundary and each run of whole labels followed by more, no longer than the
+ * longest pattern, instead of trying all 66 patterns in turn. */
 #include "oa/url.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define H(p, s) { p, sizeof(p) - 1, s }
@@ -114,21 +121,77 @@ static const char *const social_media[] = {
         "social", "social-network", "social_network", "social-media", "social_media", "sm", NULL,
 };
 
-/* host matches pattern (plen bytes) as described at the top. */
-static bool host_match(const char *host, size_t hlen, const char *pattern, size_t plen) {
-        if (pattern[plen - 1] == '.') {
-                /* a label: at the start or after a dot, with more after it */
-                for (size_t i = 0; i + plen < hlen; i++) {
-                        if ((i == 0 || host[i - 1] == '.') && memcmp(host + i, pattern, plen) == 0)
-                                return true;
-                        while (i < hlen && host[i] != '.')
-                                i++;
+#define N_HOSTS (sizeof(hosts) / sizeof(hosts[0]))
+
+/* The table sorted by (length, bytes): the suffix patterns in one index, the label
+ * patterns (ending in '.') in the other. */
+typedef struct entry {
+        const char *name;
+        size_t len;
+        size_t idx;                     /* in hosts[] */
+} entry;
+
+static entry suffix_idx[N_HOSTS], label_idx[N_HOSTS];
+static size_t n_suffix, n_label, max_suffix, max_label;
+static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+static int entry_cmp(const void *a, const void *b) {
+        const entry *x = a, *y = b;
+
+        if (x->len != y->len)
+                return x->len < y->len ? -1 : 1;
+        return memcmp(x->name, y->name, x->len);
+}
+
+static void idx_build(void) {
+        for (size_t i = 0; i < N_HOSTS; i++) {
+                entry e = { hosts[i].pattern, hosts[i].len, i };
+
+                if (hosts[i].pattern[hosts[i].len - 1] == '.') {
+                        label_idx[n_label++] = e;
+                        if (e.len > max_label)
+                                max_label = e.len;
+                } else {
+                        suffix_idx[n_suffix++] = e;
+                        if (e.len > max_suffix)
+                                max_suffix = e.len;
                 }
-                return false;
         }
-        if (hlen == plen)
-                return memcmp(host, pattern, plen) == 0;
-        return hlen > plen && host[hlen - plen - 1] == '.' && memcmp(host + hlen - plen, pattern, plen) == 0;
+        qsort(suffix_idx, n_suffix, sizeof(entry), entry_cmp);
+        qsort(label_idx, n_label, sizeof(entry), entry_cmp);
+}
+
+/* The table index of name (len bytes) in idx, or N_HOSTS. */
+static size_t find(const entry *idx, size_t n, const char *name, size_t len) {
+        entry key = { name, len, 0 };
+        const entry *e = bsearch(&key, idx, n, sizeof(entry), entry_cmp);
+
+        return e ? e->idx : N_HOSTS;
+}
+
+/* The lowest table index of a pattern host (hlen bytes) matches, as described at the
+ * top, or N_HOSTS. */
+static size_t host_lookup(const char *host, size_t hlen) {
+        size_t best = N_HOSTS;
+
+        pthread_once(&idx_once, idx_build);
+        for (size_t i = 0; i < hlen; i++) {
+                size_t k;
+
+                if (i > 0 && host[i - 1] != '.')
+                        continue;
+                /* the host itself or a subdomain of a suffix pattern */
+                if (hlen - i <= max_suffix && (k = find(suffix_idx, n_suffix, host + i, hlen - i)) < best)
+                        best = k;
+                /* whole labels from i, with their dot, followed by more */
+                for (size_t d = i; d < hlen && d + 1 - i <= max_label; d++) {
+                        if (host[d] != '.' || d + 1 >= hlen)
+                                continue;
+                        if ((k = find(label_idx, n_label, host + i, d + 1 - i)) < best)
+                                best = k;
+                }
+        }
+        return best;
 }
 
 static const char *strip_www(const char *h) {
@@ -138,7 +201,7 @@ static const char *strip_www(const char *h) {
 const char *oa_referrer_source(const char *ref_host, const char *page_host,
                                const char *utm_medium, bool paid_click) {
         char medium[32];
-        size_t hlen;
+        size_t hlen, k;
 
         medium[0] = '\0';
         if (utm_medium && strlen(utm_medium) < sizeof(medium)) {
@@ -163,8 +226,6 @@ const char *oa_referrer_source(const char *ref_host, const char *page_host,
         if (page_host && *page_host && strcmp(strip_www(ref_host), strip_www(page_host)) == 0)
                 return "direct";
         hlen = strlen(ref_host);
-        for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-                if (host_match(ref_host, hlen, hosts[i].pattern, hosts[i].len))
-                        return hosts[i].source;
-        return "referral";
+        k = host_lookup(ref_host, hlen);
+        return k < N_HOSTS ? hosts[k].source : "referral";
 }
