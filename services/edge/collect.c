@@ -156,6 +156,14 @@ typedef struct held {
 #define HELD_ALIGN 8
 #define HELD_MAX (4u << 20)             /* bytes held before judging at once */
 
+/* The bytes of one held event in e->held: its header, body and User-Agent, padded so
+ * the next header is aligned. */
+static size_t held_size(size_t body_len, size_t ua_len) {
+        size_t n = sizeof(held) + body_len + ua_len;
+
+        return (n + HELD_ALIGN - 1) & ~(size_t) (HELD_ALIGN - 1);
+}
+
 /* The events judged so far this turn, queued to Kafka together (oa_kprod_produce_batch:
  * one call for up to OUT_MAX). */
 #define OUT_MAX 128
@@ -250,8 +258,7 @@ void oa_edge_collect_flush(oa_edge *e) {
                 judge(e, &h, e->held.data + off + sizeof(h), mono_ms, &e->collect_arena, &out);
                 /* one event's parse at a time; its Kafka bytes wait in collect_out */
                 oa_arena_reset(&e->collect_arena);
-                off += sizeof(h) + h.body_len + h.ua_len;
-                off = (off + HELD_ALIGN - 1) & ~(size_t) (HELD_ALIGN - 1);
+                off += held_size(h.body_len, h.ua_len);
         }
         send_out(e, &out);
         oa_buf_reset(&e->held);
@@ -264,7 +271,7 @@ static void hold(oa_edge *e, h2o_req_t *req) {
         static const char zeros[HELD_ALIGN];
         h2o_iovec_t body, ct, uah;
         held h = { .now_ms = oa_edge_now_ms() };
-        size_t start, end;
+        size_t start, size;
 
         if (oa_http_body(req, (size_t) e->cfg->collect_max_body, &body) < 0) {
                 oa_edge_drop(e, sniffed_project(e, req->entity.base, req->entity.len < 4096 ? req->entity.len : 4096),
@@ -282,13 +289,13 @@ static void hold(oa_edge *e, h2o_req_t *req) {
                 h.ip[0] = '\0';
         h.body_len = body.len;
         h.ua_len = uah.len;
-        if (e->held.len + sizeof(h) + body.len + uah.len + HELD_ALIGN > HELD_MAX)
+        size = held_size(body.len, uah.len);
+        if (e->held.len + size > HELD_MAX)
                 oa_edge_collect_flush(e);
         start = e->held.len;
-        end = start + sizeof(h) + body.len + uah.len;
         if (oa_buf_add(&e->held, &h, sizeof(h)) < 0 || oa_buf_add(&e->held, body.base, body.len) < 0 ||
             oa_buf_add(&e->held, uah.base, uah.len) < 0 ||
-            oa_buf_add(&e->held, zeros, ((end + HELD_ALIGN - 1) & ~(size_t) (HELD_ALIGN - 1)) - end) < 0) {
+            oa_buf_add(&e->held, zeros, size - (sizeof(h) + body.len + uah.len)) < 0) {
                 /* out of memory: this one is dropped, what was held before is judged */
                 e->held.len = start;
                 oa_edge_collect_flush(e);
