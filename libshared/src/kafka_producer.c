@@ -171,10 +171,10 @@ size_t oa_kprod_produce_batch(oa_kprod *kp, const char *topic, oa_kprod_msg *msg
 
         if (n == 0)
                 return 0;
-        rkt = kp && topic && *topic ? topic_handle(kp, topic) : NULL;
+        rkt = kp && topic && *topic && n <= INT_MAX ? topic_handle(kp, topic) : NULL;
         if (rkt && n > sizeof(stack) / sizeof(stack[0]))
-                rm = calloc(n, sizeof(*rm));
-        if (!rkt || !rm || n > INT_MAX) {
+                rm = malloc(n * sizeof(*rm));
+        if (!rkt || !rm) {
                 /* no handle (or no memory for the batch): one message at a time */
                 for (size_t i = 0; i < n; i++) {
                         msgs[i].err = oa_kprod_produce(kp, topic, msgs[i].key, msgs[i].key_len,
